@@ -1,0 +1,40 @@
+# One entry point. A fresh machine needs only:
+#   make lab    - prepare the host, build/reuse images, bring up the 5-host lab, run site.yml
+#   make test   - everything CI runs (lint, unit, sanity, molecule scenarios)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv host lab lab-down test lint unit sanity molecule bench
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: ## Python venv with the pinned toolchain, collection linked into .collections
+	@scripts/venv.sh
+
+host: ## Install podman and its helpers, write containers.conf (idempotent, needs root)
+	@lab/labctl prepare-host
+
+lab: venv host ## Build/reuse images, start the 5-host lab, deploy playbooks/site.yml, print the endpoint
+	@lab/labctl deploy
+
+lab-down: ## Remove the lab's containers and network (safe to run twice)
+	@lab/labctl down
+
+test: ## Everything CI runs
+	@scripts/test.sh
+
+lint: venv ## ansible-lint (production profile)
+	@scripts/test.sh lint
+
+unit: venv ## pytest unit tests for the plugins
+	@scripts/test.sh unit
+
+sanity: venv ## ansible-test sanity (the parts that work offline)
+	@scripts/test.sh sanity
+
+molecule: venv host ## Every molecule scenario, one after another
+	@scripts/test.sh molecule

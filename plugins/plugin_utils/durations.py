@@ -57,10 +57,11 @@ MARIADB_MIN_WAIT_TIMEOUT = 1
 MARIADB_MAX_WAIT_TIMEOUT = 31536000
 
 # Room on top of the longest task, relative so it grows with the task: Celery
-# enforces task_time_limit from a supervisor that checks periodically, cleanup
-# after SoftTimeLimitExceeded still uses the connection, and the idle timer in
-# HAProxy starts at the last byte, not at the task's start.  A quarter of the
-# task length covers that slack for both minute- and hour-long tasks.
+# enforces task_time_limit from a supervisor that checks periodically, failure
+# handlers and result-backend writes may still use the connection after the
+# limit fires, and a configured limit is an estimate.  A quarter absorbs that
+# slack for minute- and hour-long tasks, and with MariaDB's default
+# wait_timeout (8 h) the cap only starts to apply to tasks above 6.4 h.
 DEFAULT_MARGIN = "25%"
 
 # Seconds per unit, exactly the suffixes HAProxy's parse_time_err() knows.

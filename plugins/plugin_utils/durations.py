@@ -120,7 +120,7 @@ def _reject_non_values(value, name, help_text):
     """Booleans and None are not durations, whatever Python's int(True) says."""
     if isinstance(value, bool):
         raise DurationError(
-            f"{name}={value!r} is a boolean, not a duration (True does not mean 1 second); {help_text}"
+            f"{name}={value!r} is a boolean, not a duration (a boolean does not mean 1 or 0 seconds); {help_text}"
         )
     if value is None:
         raise DurationError(f"{name}={value!r} is missing a value; {help_text}")
@@ -138,6 +138,8 @@ def parse_duration(value, name="value", *, allow_zero=False):
         seconds = _number_to_fraction(value, name)
     elif isinstance(value, str):
         text = value.strip()
+        if text.startswith("-") and _is_duration_text(text[1:]):
+            raise DurationError(f"{name}={value!r} is negative; a duration must be positive")
         if _BARE_NUMBER_RE.fullmatch(text):
             seconds = Fraction(text)
         elif _DURATION_RE.fullmatch(text):
@@ -154,6 +156,10 @@ def parse_duration(value, name="value", *, allow_zero=False):
     if seconds == 0 and not allow_zero:
         raise DurationError(f"{name}={value!r} is zero; it must be greater than zero")
     return seconds
+
+
+def _is_duration_text(text):
+    return bool(_BARE_NUMBER_RE.fullmatch(text) or _DURATION_RE.fullmatch(text))
 
 
 def _sum_components(text, value, name):
@@ -313,7 +319,9 @@ def parse_wait_timeout(value, name="wait_timeout"):
     help_text = "give MariaDB's wait_timeout in seconds as an integer, e.g. 28800"
     _reject_non_values(value, name, help_text)
     if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
+        if not math.isfinite(value):
+            raise DurationError(f"{name}={value!r} is not a finite number; {help_text}")
+        if not value.is_integer():
             raise DurationError(
                 f"{name}={value!r} is not a whole number of seconds; MariaDB counts wait_timeout in "
                 f"whole seconds: {help_text}"
@@ -361,10 +369,9 @@ def parse_margin(value, task_seconds, name="margin"):
     percent = _PERCENT_RE.fullmatch(text)
     if percent is not None:
         return task_seconds * Fraction(percent.group(1)) / 100
-    try:
-        return parse_duration(value, name, allow_zero=True)
-    except DurationError as e:
-        raise DurationError(f"cannot interpret {name}={value!r} as a margin; {help_text}") from e
+    if not _is_duration_text(text):
+        raise DurationError(f"cannot interpret {name}={value!r} as a margin; {help_text}")
+    return parse_duration(value, name, allow_zero=True)
 
 
 def haproxy_timeouts(wait_timeout, max_task_length, margin=DEFAULT_MARGIN):

@@ -5,17 +5,19 @@ import pytest
 
 
 def test_systemd_is_pid1_and_booted(host):
-    assert host.file("/proc/1/comm").content_string.strip() == "systemd"
-    state = host.run("systemctl is-system-running").stdout.strip()
+    # One exec per check keeps the suite fast when the machine is busy (each podman exec ~0.2 s).
+    pid1, state = (host.run("cat /proc/1/comm; systemctl is-system-running").stdout.split() + ["?", "?"])[:2]
+    assert pid1 == "systemd"
     if state != "running":
         failed = host.run("systemctl --failed --no-legend --plain; journalctl -b -p err --no-pager | tail -20")
         pytest.fail(f"systemd state {state!r}:\n{failed.stdout}")
 
 
 def test_host_has_the_inventory_address(host, lab_host):
-    addresses = host.run("ip -4 -o addr show scope global").stdout
+    out = host.check_output("hostname; ip -4 -o addr show scope global")
+    hostname, addresses = out.split("\n", 1)
+    assert hostname == lab_host["name"]
     assert f" {lab_host['ip']}/" in addresses, addresses
-    assert host.check_output("hostname") == lab_host["name"]
 
 
 def test_resolves_and_reaches_every_other_host(host, lab_host, lab):
@@ -32,5 +34,4 @@ def test_resolves_and_reaches_every_other_host(host, lab_host, lab):
 
 
 def test_python_and_apt_ready_for_ansible(host):
-    assert host.exists("python3")
-    assert host.package("python3-apt").is_installed
+    assert host.run("python3 -c 'import apt_pkg'").rc == 0

@@ -1,0 +1,93 @@
+"""A client that writes continuously through HAProxy and remembers what was acknowledged.
+
+Used by the molecule tests (rolling restart, recovery, drills) and the benchmarks: start it,
+break something, stop it, then check that every acknowledged write is on every node.
+Each write is one INSERT of a unique sequence number in autocommit mode, so an
+acknowledgement means a committed row. A write whose connection died after the statement
+was sent is "in doubt": it may or may not have committed, and is counted apart.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pymysql
+
+TABLE = "writer_log"
+
+
+@dataclass
+class WriterReport:
+    acknowledged: list = field(default_factory=list)  # (seq, monotonic time)
+    failed: list = field(default_factory=list)  # (seq, monotonic time, error code, message)
+    in_doubt: list = field(default_factory=list)  # seqs whose outcome the client never saw
+
+    @property
+    def longest_gap(self):
+        """Longest time between two consecutive acknowledged writes, in seconds."""
+        times = [t for _, t in self.acknowledged]
+        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
+
+class ContinuousWriter:
+    def __init__(self, host, port, user, password, database, rate=20.0, connect_timeout=2):
+        self._connect_args = dict(
+            host=host, port=port, user=user, password=password, database=database,
+            connect_timeout=connect_timeout, read_timeout=10, write_timeout=10, autocommit=True,
+        )
+        self._interval = 1.0 / rate
+        self._stop = threading.Event()
+        self._thread = None
+        self.report = WriterReport()
+
+    def prepare(self):
+        with pymysql.connect(**self._connect_args) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq BIGINT PRIMARY KEY, written_at DOUBLE)")
+            cursor.execute(f"DELETE FROM {TABLE}")
+
+    def start(self):
+        self.prepare()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self.report
+
+    def _run(self):
+        connection = None
+        seq = 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            seq += 1
+            sent = False
+            try:
+                if connection is None:
+                    connection = pymysql.connect(**self._connect_args)
+                with connection.cursor() as cursor:
+                    sent = True
+                    cursor.execute(f"INSERT INTO {TABLE} (seq, written_at) VALUES (%s, %s)", (seq, time.time()))
+                self.report.acknowledged.append((seq, time.monotonic()))
+            except pymysql.err.MySQLError as error:
+                code = error.args[0] if error.args else 0
+                self.report.failed.append((seq, time.monotonic(), code, str(error)))
+                # 2013 and friends after the statement left: the server may have committed it.
+                if sent and code in (0, 2006, 2013, 2014):
+                    self.report.in_doubt.append(seq)
+                if connection is not None:
+                    connection.close()
+                connection = None
+            next_at += self._interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+        if connection is not None:
+            connection.close()
+
+
+def rows_on(host, port, user, password, database):
+    """The set of sequence numbers stored on one node (read directly, not through HAProxy)."""
+    with pymysql.connect(host=host, port=port, user=user, password=password, database=database) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT seq FROM {TABLE}")
+            return {row[0] for row in cursor.fetchall()}

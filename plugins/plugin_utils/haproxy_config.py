@@ -106,7 +106,7 @@ class Section:
     @property
     def label(self):
         if self.kind == "defaults" and not self.name:
-            return f"anonymous defaults (line {self.line})"
+            return f"anonymous defaults at line {self.line}"
         return f"{self.kind} '{self.name}'"
 
 
@@ -527,7 +527,7 @@ def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.c
     fix.  ``wait_timeout`` is a number of seconds or ``{node: seconds}``.
     """
     task = durations.parse_duration(max_task_length, "max_task_length")
-    task_text = f"max_task_length={max_task_length} ({_seconds_text(task)})"
+    task_text = f"max_task_length={max_task_length} = {_seconds_text(task)}"
     wait_seconds, wait_text = _normalise_wait_timeout(wait_timeout)
     # The value the collection's own role would write, so every fix names a number.
     recommended = None
@@ -579,7 +579,7 @@ def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.c
             elif key == "tunnel":
                 row["meaning"] = "not set: client/server apply"
             else:
-                row["meaning"] = "not set: half-closed connections keep the other timeouts"
+                row["meaning"] = "not set: other timeouts apply"
             continue
 
         value = Fraction(value_ms, 1000)

@@ -1,0 +1,137 @@
+"""The haproxy_listener_timeouts filter as Ansible calls it: results, audit, errors, documentation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import FilterModule
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+SIDECAR = REPO_ROOT / "plugins" / "filter" / "haproxy_listener_timeouts.yml"
+VENV_BIN = Path(sys.executable).parent
+
+CONFIG = """\
+defaults
+    mode tcp
+    timeout connect 5s
+listen mysql
+    bind :3306
+    timeout client 50000
+    timeout server 50000
+    server galera1 10.0.0.11:3306 check
+"""
+
+
+@pytest.fixture(scope="module")
+def audit_filter():
+    return FilterModule().filters()["haproxy_listener_timeouts"]
+
+
+def test_registered_under_its_own_name():
+    assert list(FilterModule().filters()) == ["haproxy_listener_timeouts"]
+
+
+def test_without_task_length_only_values(audit_filter):
+    (result,) = audit_filter(CONFIG)
+    assert result["timeouts"]["client"]["value"] == "50000"
+    assert "checks" not in result and "findings" not in result
+
+
+def test_audit_with_string_port_and_wait_timeout_per_node(audit_filter):
+    (result,) = audit_filter(CONFIG, port="3306", max_task_length="15m", wait_timeout={"galera1": "28800"},
+                             source="haproxy1:/etc/haproxy/haproxy.cfg")
+    assert result["ok"] is False
+    assert result["findings"][0] == (
+        "haproxy1:/etc/haproxy/haproxy.cfg:6 (listen 'mysql'): 'timeout client 50000' = 50 s, not 50000 s: HAProxy "
+        "reads a number without a unit as MILLISECONDS. Fix: always write the unit, e.g. 'timeout client 1125s'"
+    )
+    assert len(result["findings"]) == 4
+    assert [row["check"] for row in result["checks"]][-1] == "MariaDB wait_timeout"
+
+
+def test_empty_listener_means_find_by_port(audit_filter):
+    assert audit_filter(CONFIG, listener="")[0]["listener"] == "mysql"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((CONFIG,), {"listner": "mysql"},
+         "haproxy_listener_timeouts: unknown keyword argument(s) 'listner'; accepted: listener, port, "
+         "max_task_length, wait_timeout, source"),
+        ((b"listen mysql",), {},
+         "haproxy_listener_timeouts: expected the text of haproxy.cfg, got bytes; with ansible.builtin.slurp, pass "
+         "its content through ansible.builtin.b64decode first"),
+        ((CONFIG,), {"listener": 3306},
+         "haproxy_listener_timeouts: listener=3306 must be the name of a frontend or listen section"),
+        ((CONFIG,), {"port": "mysql"},
+         "haproxy_listener_timeouts: port='mysql' is not a TCP port; give an integer from 1 to 65535, e.g. 3306"),
+        ((CONFIG,), {"listener": "db"},
+         "haproxy_listener_timeouts: haproxy.cfg: no frontend or listen section named 'db' (found: listen 'mysql' "
+         "(binds :3306)); set the listener name to one of them, or leave it empty to find the one binding port 3306"),
+        ((CONFIG,), {"max_task_length": "soon"},
+         "haproxy_listener_timeouts: cannot interpret max_task_length='soon' as a duration; give seconds as a "
+         "number or a string of digits (e.g. 900), or a string with units us, ms, s, m, h, d, largest first, no "
+         "spaces (e.g. '90s', '15m', '1h30m')"),
+        ((CONFIG,), {"max_task_length": "15m", "wait_timeout": "8h"},
+         "haproxy_listener_timeouts: cannot interpret wait_timeout='8h': MariaDB takes wait_timeout as plain seconds "
+         "without units; give MariaDB's wait_timeout in seconds as an integer, e.g. 28800"),
+    ],
+)
+def test_errors_name_the_filter_the_argument_and_the_fix(audit_filter, args, kwargs, message):
+    with pytest.raises(AnsibleFilterError) as e:
+        audit_filter(*args, **kwargs)
+    assert str(e.value) == message
+
+
+def ansible_env():
+    return {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
+        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+    }
+
+
+def test_ansible_doc_renders():
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible-doc"), "-t", "filter", "dbstack.galera.haproxy_listener_timeouts"],
+        capture_output=True, text=True, env=ansible_env(), cwd=REPO_ROOT, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dbstack.galera.haproxy_listener_timeouts" in result.stdout
+    assert "MILLISECONDS" in result.stdout
+
+
+def test_sidecar_documents_exactly_the_accepted_options():
+    options = yaml.safe_load(SIDECAR.read_text())["DOCUMENTATION"]["options"]
+    assert set(options) == {"_input", "listener", "port", "max_task_length", "wait_timeout", "source"}
+    assert options["port"]["default"] == 3306
+    assert options["source"]["default"] == "haproxy.cfg"
+
+
+def test_examples_run_in_a_real_playbook(tmp_path):
+    tasks = yaml.safe_load(yaml.safe_load(SIDECAR.read_text())["EXAMPLES"])
+    playbook = tmp_path / "examples.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Examples", "hosts": "localhost", "gather_facts": False,
+                                         "tasks": tasks}]))
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
+        capture_output=True, text=True, env=ansible_env(), cwd=REPO_ROOT, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The YAML callback wraps long strings; compare words, not lines.
+    output = " ".join(result.stdout.split())
+    assert "value: 20m" in output
+    assert "timeout client 50000'' = 50 s, not 50000 s: HAProxy reads a number without a unit as MILLISECONDS" in output

@@ -354,8 +354,8 @@ def _describe_proxies(proxies):
     for proxy in proxies:
         if not proxy.frontend_capable:
             continue
-        ports, _ = _bind_ports(proxy)
-        binds = ", ".join(sorted({d.words[1] for _, _, d in ports})) or "no TCP port"
+        ports = _bind_ports(proxy)[0]
+        binds = ", ".join(sorted({directive.words[1] for _low, _high, directive in ports})) or "no TCP port"
         described.append(f"{proxy.kind} '{proxy.name}' (binds {binds})")
     return "; ".join(described) or "none"
 
@@ -384,7 +384,7 @@ def find_mysql_listeners(proxies, listener=None, port=DEFAULT_MYSQL_PORT, source
         if not proxy.frontend_capable:
             continue
         ports, env_binds = _bind_ports(proxy)
-        if any(low <= port <= high for low, high, _ in ports):
+        if any(low <= port <= high for low, high, _directive in ports):
             found.append(proxy)
         unresolved.extend((proxy, d) for d in env_binds)
     if not found:

@@ -164,8 +164,8 @@ def test_listener_found_by_port_among_several_proxies():
 
 def test_listener_found_by_port_range_and_other_port():
     results = hc.listener_timeouts(CONFIGS["multiple_listeners"], port=3307)
-    assert [(r["listener"], r["backend"]) for r in results] == [("mysql_public", "galera_ro"),
-                                                                 ("mysql_public", "galera_rw")]
+    pairs = [(r["listener"], r["backend"]) for r in results]
+    assert pairs == [("mysql_public", "galera_ro"), ("mysql_public", "galera_rw")]
     text = "listen mysql\n  bind ipv4@10.0.0.1:3300-3310\n  mode tcp\n"
     assert hc.listener_timeouts(text)[0]["listener"] == "mysql"
 

@@ -7,6 +7,7 @@ acknowledgement means a committed row. A write whose connection died after the s
 was sent is "in doubt": it may or may not have committed, and is counted apart.
 """
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ class WriterReport:
     def longest_gap(self):
         """Longest time between two consecutive acknowledged writes, in seconds."""
         times = [t for _, t in self.acknowledged]
-        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
 
 class ContinuousWriter:

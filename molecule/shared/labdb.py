@@ -1,0 +1,79 @@
+"""Helpers the scenarios' tests share: SQL to the lab's nodes, the health endpoint, playbook runs.
+
+Everything goes to the lab containers' own addresses (reachable from the host that runs podman).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pymysql
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def app_account(lab: dict) -> dict:
+    """The first application account and database the scenario's inventory declares."""
+    any_vars = next(iter(lab["hosts"].values()))["vars"]
+    user = any_vars["mariadb_galera_users"][0]
+    return {"user": user["name"], "password": user["password"], "database": any_vars["mariadb_galera_databases"][0]["name"]}
+
+
+def connect(ip: str, account: dict, port: int = 3306, **kwargs) -> pymysql.connections.Connection:
+    options = dict(connect_timeout=5, read_timeout=30, autocommit=True)
+    options.update(kwargs)
+    return pymysql.connect(host=ip, port=port, user=account["user"], password=account["password"],
+                           database=account["database"], **options)
+
+
+def query(ip: str, account: dict, sql: str, args=None, port: int = 3306):
+    with connect(ip, account, port) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return cursor.fetchall()
+
+
+def wsrep_status(ip: str, account: dict) -> dict:
+    rows = query(ip, account, "SHOW GLOBAL STATUS LIKE 'wsrep_%'")
+    return {name: value for name, value in rows}
+
+
+def health(ip: str, port: int = 9200, timeout: float = 5.0) -> tuple[int, str]:
+    """(HTTP status, body) of a node's Galera health endpoint."""
+    with socket.create_connection((ip, port), timeout=timeout) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: check\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body.strip()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
+    """Poll predicate() until it returns a truthy value; raise with what was last seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as error:  # the thing we wait for may refuse connections meanwhile
+            last = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last seen: {last!r}")
+
+
+def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one of the project's playbooks against the scenario's inventory, as a user would."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    bindir = Path(os.sys.executable).parent
+    process = subprocess.run([str(bindir / "ansible-playbook"), "-i", str(inventory), str(PROJECT / playbook), *args],
+                             cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    if check and process.returncode != 0:
+        raise AssertionError(f"{playbook} failed (rc={process.returncode}):\n{process.stdout[-6000:]}\n{process.stderr[-2000:]}")
+    return process

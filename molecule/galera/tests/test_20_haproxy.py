@@ -1,0 +1,123 @@
+"""HAProxy in front of the cluster: derived timeouts in force (both directions), one writer,
+health checks that follow the Galera state, and failover when the writer's MariaDB stops."""
+
+import re
+import time
+
+import pymysql
+import pytest
+import testinfra
+from labdb import app_account, connect, health, wait_for
+
+testinfra_hosts = ["haproxy"]
+
+# The scenario sets max_task_length 4 s and wait_timeout 30 s: 4 s + 25 % = 5 s.
+DERIVED_TIMEOUT = 5
+
+
+def node(lab, name):
+    return testinfra.get_host(f"podman://{lab['hosts'][name]['container']}")
+
+
+def writer_name(lab, account):
+    with connect(lab["hosts"]["haproxy1"]["ip"], account) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT @@wsrep_node_name")
+        return cursor.fetchone()[0]
+
+
+def runtime_api(host, command):
+    return host.check_output(f"echo '{command}' | python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX); "
+                             f"s.connect('/run/haproxy/admin.sock'); s.sendall(sys.stdin.read().encode()); "
+                             f"print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"")
+
+
+def test_mysql_listener_carries_the_derived_timeouts_with_units(host):
+    config = host.file("/etc/haproxy/haproxy.cfg").content_string
+    listener = config.split("listen mysql", 1)[1].split("\nlisten ", 1)[0]
+    assert f"    timeout client {DERIVED_TIMEOUT}s\n" in listener
+    assert f"    timeout server {DERIVED_TIMEOUT}s\n" in listener
+    assert "timeout tunnel" not in config
+    assert "on-marked-down shutdown-sessions" in listener
+    assert host.run("haproxy -c -f /etc/haproxy/haproxy.cfg").rc == 0
+
+
+def test_runtime_api_shows_the_timeout_on_an_idle_session(host, lab):
+    with connect(lab["hosts"]["haproxy1"]["ip"], app_account(lab)):
+        time.sleep(1)
+        sessions = runtime_api(host, "show sess all")
+    expiries = [int(s) for s in re.findall(r"rex=(\d+)s", sessions)]
+    # The MySQL session's read expiry counts down from the 5 s timeout; the CLI's own is 30 s.
+    assert any(2 <= s <= DERIVED_TIMEOUT for s in expiries), sessions
+
+
+def test_idle_connection_survives_the_task_length(lab):
+    with connect(lab["hosts"]["haproxy1"]["ip"], app_account(lab)) as connection, connection.cursor() as cursor:
+        time.sleep(4.5)  # longer than max_task_length (4 s), shorter than the derived 5 s
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_idle_connection_is_cut_after_the_timeout(lab):
+    with connect(lab["hosts"]["haproxy1"]["ip"], app_account(lab)) as connection, connection.cursor() as cursor:
+        time.sleep(DERIVED_TIMEOUT + 1.5)
+        with pytest.raises(pymysql.err.OperationalError) as cut:
+            cursor.execute("SELECT 1")
+    assert cut.value.args[0] == 2013, cut.value  # Lost connection to MySQL server during query
+
+
+def test_every_new_connection_reaches_the_same_single_writer(lab):
+    account = app_account(lab)
+    assert {writer_name(lab, account) for _ in range(12)} == {"galera1"}
+
+
+def test_health_endpoint_says_down_when_mariadb_is_stopped(lab):
+    galera3, ip = node(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
+    galera3.check_output("systemctl stop mariadb")
+    try:
+        assert health(ip) == (503, "down: MariaDB is not answering")
+    finally:
+        galera3.check_output("systemctl start mariadb")
+    wait_for(lambda: health(ip) == (200, "up: Synced"), timeout=120, what="galera3 Synced again")
+
+
+def test_health_endpoint_says_down_when_desynced(lab):
+    galera3, ip = node(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
+    galera3.check_output("mariadb -e 'SET GLOBAL wsrep_desync = ON'")
+    try:
+        wait_for(lambda: health(ip)[0] == 503, timeout=10, what="galera3 reported down while desynced")
+        assert health(ip) == (503, "down: Donor/Desynced")
+    finally:
+        galera3.check_output("mariadb -e 'SET GLOBAL wsrep_desync = OFF'")
+    wait_for(lambda: health(ip) == (200, "up: Synced"), timeout=30, what="galera3 Synced again")
+
+
+def test_writer_failover_and_return(host, lab):
+    account = app_account(lab)
+    galera1 = node(lab, "galera1")
+    proxy = lab["hosts"]["haproxy1"]["ip"]
+
+    def write_through_haproxy():
+        with connect(proxy, account, connect_timeout=2, read_timeout=5) as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS failover_probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64))")
+            cursor.execute("INSERT INTO failover_probe (node) VALUES (@@wsrep_node_name)")
+            cursor.execute("SELECT @@wsrep_node_name")
+            return cursor.fetchone()[0]
+
+    assert write_through_haproxy() == "galera1"
+    stopped_at = time.monotonic()
+    galera1.check_output("systemctl stop mariadb")
+    try:
+        def write_lands_elsewhere():
+            name = write_through_haproxy()
+            return name if name != "galera1" else None
+
+        new_writer = wait_for(write_lands_elsewhere, timeout=30, interval=0.2, what="a write through HAProxy on another node")
+        failover = time.monotonic() - stopped_at
+        assert new_writer == "galera2", "the first backup takes over"
+        assert failover < 10, f"failover took {failover:.1f} s"
+        print(f"failover: writer MariaDB stopped -> first write on {new_writer} after {failover:.2f} s")
+    finally:
+        galera1.check_output("systemctl start mariadb")
+    wait_for(lambda: health(lab["hosts"]["galera1"]["ip"]) == (200, "up: Synced"), timeout=120, what="galera1 Synced")
+    # HAProxy needs `rise` good checks before it sends new connections back to galera1.
+    wait_for(lambda: writer_name(lab, account) == "galera1", timeout=20, what="galera1 back as the writer")

@@ -1,0 +1,48 @@
+"""A full outage: every node killed. site.yml refuses to guess; recover.yml brings the cluster back
+from the most advanced node with every committed row."""
+
+import uuid
+
+import testinfra
+from labdb import app_account, query, run_playbook, wait_for, wsrep_status
+
+testinfra_hosts = ["haproxy"]
+
+
+def kill_all(lab):
+    for name in lab["groups"]["galera"]:
+        node = testinfra.get_host(f"podman://{lab['hosts'][name]['container']}")
+        # SIGKILL, then stop the unit so Debian's Restart=on-abnormal does not bring it back.
+        node.check_output("systemctl kill -s KILL mariadb; sleep 0.5; systemctl stop mariadb")
+        assert "seqno:   -1" in node.file("/var/lib/mysql/grastate.dat").content_string
+
+
+def test_recover_after_every_node_was_killed(lab):
+    account = app_account(lab)
+    ips = [lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]]
+    query(ips[0], account, "CREATE TABLE IF NOT EXISTS recovery_probe (marker CHAR(32) PRIMARY KEY)")
+    markers = [uuid.uuid4().hex for _ in range(20)]
+    for index, marker in enumerate(markers):
+        query(ips[index % 3], account, "INSERT INTO recovery_probe VALUES (%s)", (marker,))
+
+    kill_all(lab)
+
+    refused = run_playbook("playbooks/site.yml", check=False)
+    assert refused.returncode != 0
+    assert "Run playbooks/recover.yml" in refused.stdout
+
+    recovered = run_playbook("playbooks/recover.yml")
+    assert "-> bootstrap" in recovered.stdout
+
+    for ip in ips:
+        wait_for(lambda ip=ip: wsrep_status(ip, account)["wsrep_local_state_comment"] == "Synced",
+                 timeout=60, what=f"{ip} Synced")
+        status = wsrep_status(ip, account)
+        assert status["wsrep_cluster_size"] == "3"
+        stored = {row[0] for row in query(ip, account, "SELECT marker FROM recovery_probe")}
+        assert set(markers) <= stored, f"{ip} lost committed rows"
+
+    # The recovered cluster is a normal one again: the site playbook converges without changes.
+    rerun = run_playbook("playbooks/site.yml")
+    recap = [line for line in rerun.stdout.split("PLAY RECAP")[1].splitlines() if " : ok=" in line]
+    assert recap and all(" changed=0 " in line for line in recap), recap

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+# Scenarios live in molecule/ (docs/lab.md says why not extensions/molecule).
+export MOLECULE_GLOB="molecule/*/molecule.yml"
 
 # One after another, each in its own /24 and name prefix (see docs/lab.md).
 SCENARIOS=(default galera timeouts galera_trixie)

@@ -38,7 +38,7 @@ def query(ip: str, account: dict, sql: str, args=None, port: int = 3306):
 
 def wsrep_status(ip: str, account: dict) -> dict:
     rows = query(ip, account, "SHOW GLOBAL STATUS LIKE 'wsrep_%'")
-    return {name: value for name, value in rows}
+    return dict(rows)
 
 
 def health(ip: str, port: int = 9200, timeout: float = 5.0) -> tuple[int, str]:
@@ -48,7 +48,7 @@ def health(ip: str, port: int = 9200, timeout: float = 5.0) -> tuple[int, str]:
         data = b""
         while chunk := sock.recv(4096):
             data += chunk
-    head, _, body = data.decode().partition("\r\n\r\n")
+    head, _separator, body = data.decode().partition("\r\n\r\n")
     return int(head.split()[1]), body.strip()
 
 

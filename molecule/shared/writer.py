@@ -26,7 +26,7 @@ class WriterReport:
     @property
     def longest_gap(self):
         """Longest time between two consecutive acknowledged writes, in seconds."""
-        times = [t for _, t in self.acknowledged]
+        times = [acked_at for _seq, acked_at in self.acknowledged]
         return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
 

@@ -67,7 +67,7 @@ def test_idle_connection_is_cut_after_the_timeout(lab):
 
 def test_every_new_connection_reaches_the_same_single_writer(lab):
     account = app_account(lab)
-    assert {writer_name(lab, account) for _ in range(12)} == {"galera1"}
+    assert {writer_name(lab, account) for _attempt in range(12)} == {"galera1"}
 
 
 def test_health_endpoint_says_down_when_mariadb_is_stopped(lab):

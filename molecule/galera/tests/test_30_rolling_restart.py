@@ -18,7 +18,7 @@ def test_rolling_restart_loses_no_acknowledged_write(lab):
     took = time.monotonic() - started
     time.sleep(2)
     report = writer.stop()
-    acknowledged = {seq for seq, _ in report.acknowledged}
+    acknowledged = {seq for seq, _acked_at in report.acknowledged}
     assert len(acknowledged) > 200, "the writer kept writing during the restart"
     for name in lab["groups"]["galera"]:
         stored = rows_on(lab["hosts"][name]["ip"], 3306, account["user"], account["password"], account["database"])

@@ -21,7 +21,7 @@ def test_recover_after_every_node_was_killed(lab):
     account = app_account(lab)
     ips = [lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]]
     query(ips[0], account, "CREATE TABLE IF NOT EXISTS recovery_probe (marker CHAR(32) PRIMARY KEY)")
-    markers = [uuid.uuid4().hex for _ in range(20)]
+    markers = [uuid.uuid4().hex for _marker in range(20)]
     for index, marker in enumerate(markers):
         query(ips[index % 3], account, "INSERT INTO recovery_probe VALUES (%s)", (marker,))
 

@@ -43,7 +43,7 @@ def test_role_variables_carry_the_role_prefix(role):
 
 
 def test_readme_variable_tables_are_generated_from_the_specs():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "role_docs.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "role_docs.py"), "--check"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     readme = (ROOT / "README.md").read_text()
     for role in ROLES:

@@ -123,7 +123,7 @@ def test_duration_seconds_is_exact(filters, duration):
     written, exact = duration
     result = filters["duration_seconds"](written)
     if exact.denominator == 1:
-        assert type(result) is int
+        assert isinstance(result, int) and not isinstance(result, bool)
         assert result == exact
     else:
         assert result == float(exact)

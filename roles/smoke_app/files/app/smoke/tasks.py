@@ -101,7 +101,7 @@ def save_idempotent(item_id: int, token: str, attempt: int) -> bool:
 def finish(run: dict, *, token: str, variant: str, idle: float, fault: str, task_id: str,
            started_at) -> dict:
     """Follow-up query on the same connection, close, one more query, then record the run."""
-    followup, _ = probe("followup")
+    followup, _followup_code = probe("followup")
     connection.close()
     after_close, after_close_id = probe("after_close")
     db = settings.DATABASES["default"]

@@ -36,7 +36,11 @@ def table(role: str) -> str:
             kind = f"list of {spec['elements']}"
         if "choices" in spec:
             kind += " (" + ", ".join(str(c) for c in spec["choices"]) + ")"
-        default = "**required**" if spec.get("required") else f"`{cell(yaml.safe_dump(spec.get('default'), default_flow_style=True).strip().removesuffix('...').strip())}`"
+        if spec.get("required"):
+            default = "**required**"
+        else:
+            dumped = yaml.safe_dump(spec.get("default"), default_flow_style=True).strip().removesuffix("...").strip()
+            default = f"`{cell(dumped)}`"
         description = cell(spec.get("description", ""))
         if spec.get("options"):
             description += " Keys: " + ", ".join(

@@ -77,3 +77,47 @@ def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.Co
     if check and process.returncode != 0:
         raise AssertionError(f"{playbook} failed (rc={process.returncode}):\n{process.stdout[-6000:]}\n{process.stderr[-2000:]}")
     return process
+
+
+def node_host(lab: dict, name: str):
+    """testinfra host of one lab host, through testinfra's podman backend."""
+    import testinfra  # only the tests need it; the benchmarks import this module too
+
+    return testinfra.get_host(f"podman://{lab['hosts'][name]['container']}")
+
+
+def writer_name(lab: dict, account: dict) -> str:
+    """The Galera node HAProxy sends a new connection to."""
+    haproxy = lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
+    with connect(haproxy, account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT @@wsrep_node_name")
+        return cursor.fetchone()[0]
+
+
+def cluster_whole(lab: dict, account: dict) -> bool:
+    """Every node Synced in one Primary component of all of them, its health endpoint up, and
+    HAProxy passing connections to one of them again (it waits for `rise` good checks)."""
+    nodes = lab["groups"]["galera"]
+    for name in nodes:
+        ip = lab["hosts"][name]["ip"]
+        status = wsrep_status(ip, account)
+        if (status.get("wsrep_local_state_comment"), status.get("wsrep_cluster_status"),
+                status.get("wsrep_cluster_size")) != ("Synced", "Primary", str(len(nodes))):
+            return False
+        if health(ip, timeout=2)[0] != 200:
+            return False
+    return writer_name(lab, account) in nodes
+
+
+def wait_whole(lab: dict, account: dict, timeout: float = 180) -> None:
+    wait_for(lambda: cluster_whole(lab, account), timeout=timeout, interval=1,
+             what="every node Synced and healthy, and HAProxy with a writer")
+
+
+def kill_all_nodes(lab: dict) -> None:
+    """A full outage: SIGKILL every mariadbd, then stop the unit so Debian's Restart=on-abnormal
+    does not bring it back. Every grastate.dat is left with seqno -1, as after a power loss."""
+    for name in lab["groups"]["galera"]:
+        node = node_host(lab, name)
+        node.check_output("systemctl kill -s KILL mariadb; sleep 0.5; systemctl stop mariadb")
+        assert "seqno:   -1" in node.file("/var/lib/mysql/grastate.dat").content_string

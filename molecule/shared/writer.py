@@ -92,3 +92,19 @@ def rows_on(host, port, user, password, database):
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT seq FROM {TABLE}")
             return {row[0] for row in cursor.fetchall()}
+
+
+def audit(report: WriterReport, node_ips: dict, user, password, database) -> dict:
+    """What each node holds of the writer's work: acknowledged writes missing there (must be none),
+    and how many in-doubt writes did commit after all (the client saw an error, the row exists)."""
+    acknowledged = {seq for seq, _acked_at in report.acknowledged}
+    stored = {name: rows_on(ip, 3306, user, password, database) for name, ip in node_ips.items()}
+    first = next(iter(stored.values()))
+    return {
+        "acknowledged": len(acknowledged),
+        "failed": len(report.failed),
+        "in_doubt": len(report.in_doubt),
+        "in_doubt_committed": len(set(report.in_doubt) & first),
+        "missing": {name: sorted(acknowledged - rows)[:10] for name, rows in stored.items() if acknowledged - rows},
+        "longest_gap": round(report.longest_gap, 2),
+    }

@@ -6,23 +6,12 @@ import time
 
 import pymysql
 import pytest
-import testinfra
-from labdb import app_account, connect, health, wait_for
+from labdb import app_account, connect, health, node_host, wait_for, writer_name
 
 testinfra_hosts = ["haproxy"]
 
 # The scenario sets max_task_length 4 s and wait_timeout 30 s: 4 s + 25 % = 5 s.
 DERIVED_TIMEOUT = 5
-
-
-def node(lab, name):
-    return testinfra.get_host(f"podman://{lab['hosts'][name]['container']}")
-
-
-def writer_name(lab, account):
-    with connect(lab["hosts"]["haproxy1"]["ip"], account) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT @@wsrep_node_name")
-        return cursor.fetchone()[0]
 
 
 def runtime_api(host, command):
@@ -71,7 +60,7 @@ def test_every_new_connection_reaches_the_same_single_writer(lab):
 
 
 def test_health_endpoint_says_down_when_mariadb_is_stopped(lab):
-    galera3, ip = node(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
+    galera3, ip = node_host(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
     galera3.check_output("systemctl stop mariadb")
     try:
         assert health(ip) == (503, "down: MariaDB is not answering")
@@ -81,7 +70,7 @@ def test_health_endpoint_says_down_when_mariadb_is_stopped(lab):
 
 
 def test_health_endpoint_says_down_when_desynced(lab):
-    galera3, ip = node(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
+    galera3, ip = node_host(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
     galera3.check_output("mariadb -e 'SET GLOBAL wsrep_desync = ON'")
     try:
         wait_for(lambda: health(ip)[0] == 503, timeout=10, what="galera3 reported down while desynced")
@@ -93,7 +82,7 @@ def test_health_endpoint_says_down_when_desynced(lab):
 
 def test_writer_failover_and_return(host, lab):
     account = app_account(lab)
-    galera1 = node(lab, "galera1")
+    galera1 = node_host(lab, "galera1")
     proxy = lab["hosts"]["haproxy1"]["ip"]
 
     def write_through_haproxy():

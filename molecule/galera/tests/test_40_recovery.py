@@ -3,18 +3,9 @@ from the most advanced node with every committed row."""
 
 import uuid
 
-import testinfra
-from labdb import app_account, query, run_playbook, wait_for, wsrep_status
+from labdb import app_account, kill_all_nodes, query, run_playbook, wait_for, wsrep_status
 
 testinfra_hosts = ["haproxy"]
-
-
-def kill_all(lab):
-    for name in lab["groups"]["galera"]:
-        node = testinfra.get_host(f"podman://{lab['hosts'][name]['container']}")
-        # SIGKILL, then stop the unit so Debian's Restart=on-abnormal does not bring it back.
-        node.check_output("systemctl kill -s KILL mariadb; sleep 0.5; systemctl stop mariadb")
-        assert "seqno:   -1" in node.file("/var/lib/mysql/grastate.dat").content_string
 
 
 def test_recover_after_every_node_was_killed(lab):
@@ -25,7 +16,7 @@ def test_recover_after_every_node_was_killed(lab):
     for index, marker in enumerate(markers):
         query(ips[index % 3], account, "INSERT INTO recovery_probe VALUES (%s)", (marker,))
 
-    kill_all(lab)
+    kill_all_nodes(lab)
 
     refused = run_playbook("playbooks/site.yml", check=False)
     assert refused.returncode != 0

@@ -9,7 +9,7 @@ export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_FOR
 export MOLECULE_GLOB="molecule/*/molecule.yml"
 
 # One after another, each in its own /24 and name prefix (see docs/lab.md).
-SCENARIOS=(default galera timeouts galera_trixie)
+SCENARIOS=(default galera timeouts galera_trixie drills)
 
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 

@@ -1,0 +1,49 @@
+"""Two of three nodes lost at once (their containers killed): the survivor is non-Primary and refuses
+writes, so no split brain; HAProxy has no healthy writer. The nodes come back (containers started):
+the cluster re-forms by itself, whole, with every row committed before."""
+
+import subprocess
+import uuid
+
+import pymysql
+import pytest
+from labdb import app_account, health, query, wait_for, wait_whole, writer_name, wsrep_status
+
+testinfra_hosts = ["haproxy"]
+
+
+def test_lone_survivor_refuses_writes_until_the_cluster_is_back(lab):
+    account = app_account(lab)
+    wait_whole(lab, account)
+    survivor = writer_name(lab, account)
+    survivor_ip = lab["hosts"][survivor]["ip"]
+    lost = [name for name in lab["groups"]["galera"] if name != survivor]
+    containers = [lab["hosts"][name]["container"] for name in lost]
+    query(survivor_ip, account, "CREATE TABLE IF NOT EXISTS two_down_probe (marker CHAR(32) PRIMARY KEY)")
+    marker = uuid.uuid4().hex
+    query(survivor_ip, account, "INSERT INTO two_down_probe VALUES (%s)", (marker,))
+
+    subprocess.run(["podman", "kill", *containers], check=True, capture_output=True)
+    try:
+        wait_for(lambda: wsrep_status(survivor_ip, account)["wsrep_cluster_status"] == "non-Primary", timeout=60,
+                 what=f"{survivor} non-Primary")
+        with pytest.raises(pymysql.err.OperationalError) as refused:
+            query(survivor_ip, account, "INSERT INTO two_down_probe VALUES (%s)", (uuid.uuid4().hex,))
+        assert refused.value.args[0] == 1047, refused.value  # WSREP has not yet prepared node for application use
+        assert health(survivor_ip)[0] == 503
+
+        def haproxy_has_no_writer():
+            try:
+                writer_name(lab, account)
+            except pymysql.err.OperationalError:
+                return True
+            return False
+        wait_for(haproxy_has_no_writer, timeout=30, what="HAProxy without a healthy writer")
+    finally:
+        subprocess.run(["podman", "start", *containers], check=True, capture_output=True)
+    wait_whole(lab, account, timeout=300)
+    for name in lab["groups"]["galera"]:
+        stored = {row[0] for row in query(lab["hosts"][name]["ip"], account, "SELECT marker FROM two_down_probe")}
+        assert marker in stored, f"{name} lacks the row committed before the loss"
+    print(f"\ndrill two of three down: {survivor} refused writes (1047), HAProxy refused connections; "
+          f"{', '.join(lost)} back, cluster whole with every row")

@@ -40,7 +40,7 @@ fi
 
 $labctl down --name "$name" >/dev/null
 ups=() downs=()
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
   t0=$(now); quiet "$labctl" up --name "$name" --subnet "$subnet" --release "$up_release"; t1=$(now)
   quiet "$labctl" down --name "$name"; t2=$(now)
   ups+=("$(secs "$t0" "$t1")"); downs+=("$(secs "$t1" "$t2")")

@@ -38,3 +38,6 @@ sanity: venv ## ansible-test sanity (the parts that work offline)
 
 molecule: venv host ## Every molecule scenario, one after another
 	@scripts/test.sh molecule
+
+bench: ## Every benchmark (deploy speed, failover, HAProxy overhead) into docs/benchmarks.md, ~45 min
+	@benchmarks/run_all.sh

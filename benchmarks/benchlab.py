@@ -1,0 +1,119 @@
+"""The benchmarks' own lab: 3 Galera nodes, HAProxy and a client host, deployed by site.yml.
+
+Name dbstack-bench, subnet 10.213.70.0/24. The client host is in group `bench` (not `app`), so
+site.yml deploys no smoke app there; benchmarks install their own tools on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "molecule" / "shared"))
+
+from labdb import connect, health, wsrep_status  # noqa: E402  pylint: disable=wrong-import-position
+
+LAB_NAME = "dbstack-bench"
+LAB_SUBNET = "10.213.70.0/24"
+LAB_HOSTS = "galera1:galera,galera2:galera,galera3:galera,haproxy1:haproxy,client1:bench"
+NODES = ("galera1", "galera2", "galera3")
+ACCOUNT = {"user": "bench", "password": "lab-only-bench-secret", "database": "bench"}
+
+# Role settings per profile, passed to site.yml as extra vars. "default" is what the roles ship;
+# "tuned" trades tolerance of network pauses for faster eviction of a dead writer.
+BASE_VARS = {
+    "dbstack_max_task_length": "15m",
+    "mariadb_galera_sst_password": "lab-only-sst-secret",
+    "mariadb_galera_databases": [{"name": ACCOUNT["database"]}],
+    "mariadb_galera_users": [{"name": ACCOUNT["user"], "password": ACCOUNT["password"],
+                              "priv": f"{ACCOUNT['database']}.*:ALL"}],
+}
+PROFILES = {
+    "default": {},
+    "tuned": {
+        "mariadb_galera_evs_keepalive_period": "PT0.5S",
+        "mariadb_galera_evs_inactive_check_period": "PT0.5S",
+        "mariadb_galera_evs_suspect_timeout": "PT1.5S",
+        "mariadb_galera_evs_inactive_timeout": "PT3S",
+        "mariadb_galera_evs_install_timeout": "PT3S",
+        "haproxy_check_interval": "500ms",
+        "haproxy_timeout_check": "1s",
+    },
+}
+
+
+def run(*command: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=check, capture_output=True, text=True)
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class BenchLab:
+    """The benchmark's own lab: brought up by lab/labctl, deployed by playbooks/site.yml."""
+
+    def __init__(self, release: str):
+        self.release = release
+        self.workdir = REPO / ".lab" / LAB_NAME
+        self.inventory = self.workdir / "hosts.yml"
+        self.hosts: dict[str, dict] = {}
+
+    def up(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        description = self.workdir / "lab.json"
+        run(str(REPO / "lab" / "labctl"), "up", "--name", LAB_NAME, "--subnet", LAB_SUBNET,
+            "--release", self.release, "--hosts", LAB_HOSTS, "--inventory", str(self.inventory),
+            "--json", str(description))
+        self.hosts = {h["host"]: h for h in json.loads(description.read_text())["hosts"]}
+
+    def load(self) -> None:
+        """Use the lab an earlier run left up (--keep), as deployed then."""
+        self.hosts = {h["host"]: h for h in json.loads((self.workdir / "lab.json").read_text())["hosts"]}
+
+    def deploy(self, extra_vars: dict) -> float:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(extra_vars, handle)
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+        started = time.monotonic()
+        process = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
+                                  "-e", f"@{handle.name}", str(REPO / "playbooks" / "site.yml")],
+                                 cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        os.unlink(handle.name)
+        if process.returncode != 0:
+            raise SystemExit(f"site.yml failed:\n{process.stdout[-5000:]}\n{process.stderr[-2000:]}")
+        return time.monotonic() - started
+
+    def down(self) -> None:
+        run(str(REPO / "lab" / "labctl"), "down", "--name", LAB_NAME, check=False)
+
+    def exec(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run("podman", "exec", self.container(host), *command, check=check)
+
+    def ip(self, host: str) -> str:
+        return self.hosts[host]["ip"]
+
+    def container(self, host: str) -> str:
+        return self.hosts[host]["container"]
+
+    def writer(self) -> str:
+        with connect(self.ip("haproxy1"), ACCOUNT, connect_timeout=2) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT @@wsrep_node_name")
+            return cursor.fetchone()[0]
+
+    def whole(self) -> bool:
+        """All nodes Synced in one Primary component of 3, each healthy, HAProxy on galera1."""
+        for node in NODES:
+            status = wsrep_status(self.ip(node), ACCOUNT)
+            if (status.get("wsrep_local_state_comment"), status.get("wsrep_cluster_size"),
+                    status.get("wsrep_cluster_status")) != ("Synced", "3", "Primary"):
+                return False
+            if health(self.ip(node), timeout=2)[0] != 200:
+                return False
+        return self.writer() == NODES[0]

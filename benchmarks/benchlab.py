@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "molecule" / "shared"))
 
-from labdb import connect, health, wsrep_status  # noqa: E402  pylint: disable=wrong-import-position
+from labdb import cluster_whole, writer_name  # noqa: E402  pylint: disable=wrong-import-position
 
 LAB_NAME = "dbstack-bench"
 LAB_SUBNET = "10.213.70.0/24"
@@ -102,18 +102,14 @@ class BenchLab:
     def container(self, host: str) -> str:
         return self.hosts[host]["container"]
 
+    @property
+    def layout(self) -> dict:
+        """The lab in the shape labdb's helpers take (as molecule/shared/labhosts.py gives it)."""
+        return {"hosts": self.hosts, "groups": {"galera": list(NODES), "haproxy": ["haproxy1"]}}
+
     def writer(self) -> str:
-        with connect(self.ip("haproxy1"), ACCOUNT, connect_timeout=2) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT @@wsrep_node_name")
-            return cursor.fetchone()[0]
+        return writer_name(self.layout, ACCOUNT)
 
     def whole(self) -> bool:
-        """All nodes Synced in one Primary component of 3, each healthy, HAProxy on galera1."""
-        for node in NODES:
-            status = wsrep_status(self.ip(node), ACCOUNT)
-            if (status.get("wsrep_local_state_comment"), status.get("wsrep_cluster_size"),
-                    status.get("wsrep_cluster_status")) != ("Synced", "3", "Primary"):
-                return False
-            if health(self.ip(node), timeout=2)[0] != 200:
-                return False
-        return self.writer() == NODES[0]
+        """The cluster whole (labdb.cluster_whole), and HAProxy back on galera1 so tries start alike."""
+        return cluster_whole(self.layout, ACCOUNT) and self.writer() == NODES[0]

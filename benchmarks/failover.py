@@ -55,6 +55,30 @@ def restore(lab: BenchLab, mode: str, node: str) -> None:
         lab.exec(node, "systemctl", "start", "mariadb")
 
 
+def eviction_timeline(lab: BenchLab, victim: str, fault_wall: float) -> dict:
+    """When each survivor first suspected a peer, and installed a Primary view without the victim,
+    in seconds after the fault, from its Galera log (journald, shared clock with this host)."""
+    marks = {"suspected": "suspecting node",
+             "primary_without_victim": f"New COMPONENT: primary = yes, bootstrap = no, my_idx = "}
+    timeline = {}
+    for node in NODES:
+        if node == victim:
+            continue
+        log = lab.exec(node, "journalctl", "--unit=mariadb", f"--since=@{fault_wall:.0f}", "--output=short-unix",
+                       "--no-pager", check=False).stdout.splitlines()
+        seen = {}
+        for line in log:
+            stamp = float(line.split(" ", 1)[0])
+            if stamp < fault_wall:
+                continue
+            for name, text in marks.items():
+                if name not in seen and text in line and (name != "primary_without_victim"
+                                                          or f"memb_num = {len(NODES) - 1}" in line):
+                    seen[name] = round(stamp - fault_wall, 2)
+        timeline[node] = seen
+    return timeline
+
+
 def one_try(lab: BenchLab, mode: str) -> dict:
     wait_for(lab.whole, timeout=180, interval=1, what="the cluster whole, with HAProxy on galera1")
     victim = lab.writer()
@@ -82,21 +106,31 @@ def one_try(lab: BenchLab, mode: str) -> dict:
     outage = [t for _seq, t in acked if before <= t <= after]
     rejoin_times = [t for _seq, t in acked if t >= recovered_from]
     rejoin_gap = max((b - a for a, b in itertools.pairwise(rejoin_times)), default=0.0)
+    eviction = eviction_timeline(lab, victim, fault_wall)
     acked_seqs = {seq for seq, _t in acked}
-    lost = {node: len(acked_seqs - rows_on(lab.ip(node), 3306, ACCOUNT["user"], ACCOUNT["password"],
-                                           ACCOUNT["database"])) for node in NODES}
+    stored = {node: rows_on(lab.ip(node), 3306, ACCOUNT["user"], ACCOUNT["password"], ACCOUNT["database"])
+              for node in NODES}
+    lost = {node: len(acked_seqs - rows) for node, rows in stored.items()}
     return {
         "mode": mode, "victim": victim, "fault_command_seconds": round(fault_done_at - fault_at, 2),
         "gap_seconds": round(max(b - a for a, b in itertools.pairwise(outage)), 2), "rejoin_stall_seconds": round(rejoin_gap, 2),
         "acknowledged": len(acked), "failed": len(report.failed), "in_doubt": len(report.in_doubt),
+        "in_doubt_committed": len(set(report.in_doubt) & stored[NODES[0]]),
         "lost": sum(lost.values()), "errors": sorted({f"{code} {message}" for _s, _t, code, message in report.failed}),
         "timeline": {
             "fault_wall_clock": fault_wall,
             "acknowledged": [round(t - fault_at, 3) for _seq, t in acked],
             "failed": [[round(t - fault_at, 3), code] for _s, t, code, _m in report.failed],
             "restore_started": round(recovered_from - fault_at, 3),
+            "eviction": eviction,
         },
     }
+
+
+def evicted_after(result: dict) -> str:
+    """Seconds from the fault to the last survivor's new Primary view without the victim."""
+    times = [marks.get("primary_without_victim") for marks in result["timeline"]["eviction"].values()]
+    return f"{max(times):.2f} s" if times and None not in times else "unknown"
 
 
 def summarise(results: list[dict], modes: list[str]) -> list[dict]:
@@ -109,6 +143,7 @@ def summarise(results: list[dict], modes: list[str]) -> list[dict]:
             "mode": mode, "tries": len(tries), "gap_min": min(gaps), "gap_median": statistics.median(gaps),
             "gap_max": max(gaps), "rejoin_stall_median": statistics.median(stalls),
             "failed_writes": sum(r["failed"] for r in tries), "in_doubt": sum(r["in_doubt"] for r in tries),
+            "in_doubt_committed": sum(r["in_doubt_committed"] for r in tries),
             "lost": sum(r["lost"] for r in tries),
         })
     return rows
@@ -149,7 +184,8 @@ def main() -> int:
                 results.append(result)
                 say(f"try {attempt} {mode:<6} gap {result['gap_seconds']:5.2f} s  rejoin stall "
                     f"{result['rejoin_stall_seconds']:5.2f} s  failed {result['failed']} in doubt "
-                    f"{result['in_doubt']} lost {result['lost']}  {'; '.join(result['errors'])[:140]}")
+                    f"{result['in_doubt']} ({result['in_doubt_committed']} committed) lost {result['lost']}  evicted after "
+                    f"{evicted_after(result)}  {'; '.join(result['errors'])[:140]}")
         summary = summarise(results, modes)
         print(f"\nfailover, profile {args.profile}, {args.tries} tries per mode, writes at {WRITE_RATE:.0f}/s")
         print("| mode | gap min s | gap median s | gap max s | rejoin stall median s | failed writes | in doubt | lost |")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def timeline_plot(failover: dict, mode: str, target: Path) -> bool:
         ax.eventplot([failed], lineoffsets=0, linelengths=0.6, colors="tab:red", linewidths=1.2)
     ax.axvline(0, color="black", linestyle="--", linewidth=1)
     ax.annotate(f"{mode} of {chosen['victim']}", (0, 1.45), xytext=(4, 0), textcoords="offset points", fontsize=8)
+    evicted = [marks.get("primary_without_victim") for marks in timeline.get("eviction", {}).values()]
+    if evicted and None not in evicted:
+        ax.axvline(max(evicted), color="tab:purple", linestyle="-.", linewidth=1)
+        ax.annotate("Galera evicted it", (max(evicted), -0.55), xytext=(4, 0), textcoords="offset points", fontsize=8)
     ax.axvline(timeline["restore_started"], color="tab:blue", linestyle=":", linewidth=1)
     ax.annotate("node brought back", (timeline["restore_started"], 1.45), xytext=(4, 0),
                 textcoords="offset points", fontsize=8)
@@ -53,6 +58,11 @@ def timeline_plot(failover: dict, mode: str, target: Path) -> bool:
     return True
 
 
+def in_doubt_committed(row: dict) -> str:
+    """How many in-doubt writes did commit, where the run recorded it."""
+    return f" ({row['in_doubt_committed']} committed)" if "in_doubt_committed" in row else ""
+
+
 def failover_section(failover: dict) -> list[str]:
     lines = [f"#### profile `{failover['profile']}`", ""]
     if failover["settings"]:
@@ -63,7 +73,17 @@ def failover_section(failover: dict) -> list[str]:
     for row in failover["summary"]:
         lines.append(f"| {row['mode']} | {row['tries']} | {row['gap_min']:.2f} | {row['gap_median']:.2f} | "
                      f"{row['gap_max']:.2f} | {row['rejoin_stall_median']:.2f} | {row['failed_writes']} | "
-                     f"{row['in_doubt']} | {row['lost']} |")
+                     f"{row['in_doubt']}{in_doubt_committed(row)} | {row['lost']} |")
+    evictions = {}
+    for attempt in failover["tries"]:
+        times = [marks.get("primary_without_victim") for marks in attempt["timeline"].get("eviction", {}).values()]
+        if times and None not in times:
+            evictions.setdefault(attempt["mode"], []).append(max(times))
+    if evictions:
+        lines += ["", "Galera's eviction of the lost writer (the survivors' new Primary view without it, from their "
+                  "logs), seconds after the fault: " + "; ".join(
+                      f"{mode} min/median/max {min(t):.2f} / {statistics.median(t):.2f} / {max(t):.2f} ({len(t)} tries)"
+                      for mode, t in evictions.items())]
     errors = sorted({e for t in failover["tries"] for e in t["errors"]})
     if errors:
         lines += ["", "Errors the writer saw: " + "; ".join(f"`{e}`" for e in errors)]
@@ -120,6 +140,14 @@ def main() -> int:
                        f"{row['added_p95_ms']:+.2f} | {row['haproxy']['conflicts']}/{row['direct']['conflicts']} |")
         out += ["", "Targets: point-select >= 0.75x, read_write >= 0.90x with zero conflicts, added p95 at 1 thread "
                 "<= 0.2 ms.", ""]
+        if "check_timeouts" in overhead:
+            repeated = [run for run in overhead["runs"] if run.get("failed_attempts")]
+            out += [f"Health checks HAProxy failed by timeout during these runs (a node marked down): "
+                    f"{len(overhead['check_timeouts'])}; runs repeated because an attempt failed: "
+                    f"{len(repeated)} of {len(overhead['runs'])}.", ""]
+            out += [f"- rep {run['rep']} {run['test']} {run['threads']} threads, {run['path']}: "
+                    + "; ".join(f"`{failure}`" for failure in run["failed_attempts"]) for run in repeated]
+            out += [""] if repeated else []
 
     notes = REPO / "benchmarks" / "NOTES.md"
     if notes.exists():

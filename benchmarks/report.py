@@ -131,7 +131,8 @@ def main() -> int:
 
     overhead = load(results, "haproxy_overhead")
     if overhead:
-        out += ["## HAProxy overhead", "", f"`benchmarks/haproxy_overhead.py` ({overhead['sysbench']}), medians:", "",
+        out += ["## HAProxy overhead", "", f"`benchmarks/haproxy_overhead.py` ({overhead['sysbench']}), medians of "
+                f"{max(run['rep'] for run in overhead['runs'])} repetitions:", "",
                 "| test | threads | direct QPS | HAProxy QPS | ratio | direct p95 ms | HAProxy p95 ms | added p95 ms | "
                 "conflicts (HAProxy/direct) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for row in overhead["summary"]:

@@ -59,7 +59,7 @@ def eviction_timeline(lab: BenchLab, victim: str, fault_wall: float) -> dict:
     """When each survivor first suspected a peer, and installed a Primary view without the victim,
     in seconds after the fault, from its Galera log (journald, shared clock with this host)."""
     marks = {"suspected": "suspecting node",
-             "primary_without_victim": f"New COMPONENT: primary = yes, bootstrap = no, my_idx = "}
+             "primary_without_victim": "New COMPONENT: primary = yes, bootstrap = no, my_idx = "}
     timeline = {}
     for node in NODES:
         if node == victim:

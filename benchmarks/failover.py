@@ -79,6 +79,12 @@ def eviction_timeline(lab: BenchLab, victim: str, fault_wall: float) -> dict:
     return timeline
 
 
+def eviction_seconds(timeline: dict) -> float | None:
+    """When the last survivor installed its Primary view without the victim; None if one never did."""
+    times = [marks.get("primary_without_victim") for marks in timeline.values()]
+    return max(times) if times and None not in times else None
+
+
 def one_try(lab: BenchLab, mode: str) -> dict:
     wait_for(lab.whole, timeout=180, interval=1, what="the cluster whole, with HAProxy on galera1")
     victim = lab.writer()
@@ -116,6 +122,7 @@ def one_try(lab: BenchLab, mode: str) -> dict:
         "gap_seconds": round(max(b - a for a, b in itertools.pairwise(outage)), 2), "rejoin_stall_seconds": round(rejoin_gap, 2),
         "acknowledged": len(acked), "failed": len(report.failed), "in_doubt": len(report.in_doubt),
         "in_doubt_committed": len(set(report.in_doubt) & stored[NODES[0]]),
+        "evicted_seconds": eviction_seconds(eviction),
         "lost": sum(lost.values()), "errors": sorted({f"{code} {message}" for _s, _t, code, message in report.failed}),
         "timeline": {
             "fault_wall_clock": fault_wall,
@@ -125,12 +132,6 @@ def one_try(lab: BenchLab, mode: str) -> dict:
             "eviction": eviction,
         },
     }
-
-
-def evicted_after(result: dict) -> str:
-    """Seconds from the fault to the last survivor's new Primary view without the victim."""
-    times = [marks.get("primary_without_victim") for marks in result["timeline"]["eviction"].values()]
-    return f"{max(times):.2f} s" if times and None not in times else "unknown"
 
 
 def summarise(results: list[dict], modes: list[str]) -> list[dict]:
@@ -185,7 +186,8 @@ def main() -> int:
                 say(f"try {attempt} {mode:<6} gap {result['gap_seconds']:5.2f} s  rejoin stall "
                     f"{result['rejoin_stall_seconds']:5.2f} s  failed {result['failed']} in doubt "
                     f"{result['in_doubt']} ({result['in_doubt_committed']} committed) lost {result['lost']}  evicted after "
-                    f"{evicted_after(result)}  {'; '.join(result['errors'])[:140]}")
+                    f"{'unknown' if result['evicted_seconds'] is None else format(result['evicted_seconds'], '.2f') + ' s'}  "
+                    f"{'; '.join(result['errors'])[:140]}")
         summary = summarise(results, modes)
         print(f"\nfailover, profile {args.profile}, {args.tries} tries per mode, writes at {WRITE_RATE:.0f}/s")
         print("| mode | gap min s | gap median s | gap max s | rejoin stall median s | failed writes | in doubt | lost |")

@@ -39,10 +39,10 @@ def timeline_plot(failover: dict, mode: str, target: Path) -> bool:
         ax.eventplot([failed], lineoffsets=0, linelengths=0.6, colors="tab:red", linewidths=1.2)
     ax.axvline(0, color="black", linestyle="--", linewidth=1)
     ax.annotate(f"{mode} of {chosen['victim']}", (0, 1.45), xytext=(4, 0), textcoords="offset points", fontsize=8)
-    evicted = [marks.get("primary_without_victim") for marks in timeline.get("eviction", {}).values()]
-    if evicted and None not in evicted:
-        ax.axvline(max(evicted), color="tab:purple", linestyle="-.", linewidth=1)
-        ax.annotate("Galera evicted it", (max(evicted), -0.55), xytext=(4, 0), textcoords="offset points", fontsize=8)
+    if chosen.get("evicted_seconds") is not None:
+        ax.axvline(chosen["evicted_seconds"], color="tab:purple", linestyle="-.", linewidth=1)
+        ax.annotate("Galera evicted it", (chosen["evicted_seconds"], -0.55), xytext=(4, 0), textcoords="offset points",
+                    fontsize=8)
     ax.axvline(timeline["restore_started"], color="tab:blue", linestyle=":", linewidth=1)
     ax.annotate("node brought back", (timeline["restore_started"], 1.45), xytext=(4, 0),
                 textcoords="offset points", fontsize=8)
@@ -76,9 +76,8 @@ def failover_section(failover: dict) -> list[str]:
                      f"{row['in_doubt']}{in_doubt_committed(row)} | {row['lost']} |")
     evictions = {}
     for attempt in failover["tries"]:
-        times = [marks.get("primary_without_victim") for marks in attempt["timeline"].get("eviction", {}).values()]
-        if times and None not in times:
-            evictions.setdefault(attempt["mode"], []).append(max(times))
+        if attempt.get("evicted_seconds") is not None:
+            evictions.setdefault(attempt["mode"], []).append(attempt["evicted_seconds"])
     if evictions:
         lines += ["", "Galera's eviction of the lost writer (the survivors' new Primary view without it, from their "
                   "logs), seconds after the fault: " + "; ".join(

@@ -9,12 +9,28 @@ from labdb import app_account, connect, health, query, wsrep_status
 testinfra_hosts = ["galera"]
 
 
-def test_mariadb_and_health_socket_are_running(host):
-    for unit in ("mariadb", "dbstack-galera-health.socket"):
+def test_mariadb_and_health_endpoint_are_running(host):
+    for unit in ("mariadb", "dbstack-galera-health"):
         service = host.service(unit)
         if not service.is_running:
             pytest.fail(f"{unit} is not running:\n" + host.run(f"journalctl -u {unit} -n 30 --no-pager").stdout)
         assert service.is_enabled
+
+
+def test_health_endpoint_is_one_confined_process_with_one_connection(host):
+    """The endpoint answers from its own readings: one unprivileged process holding a single MariaDB
+    connection however many checks arrive, instead of a process and a login per check."""
+    for _check in range(20):
+        assert host.run("python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:9200/', timeout=2)\"").rc == 0
+    properties = dict(line.split("=", 1) for line in host.check_output(
+        "systemctl show dbstack-galera-health -p User -p NoNewPrivileges -p ProtectSystem -p CapabilityBoundingSet "
+        "-p NRestarts").splitlines())
+    assert properties["User"] == "galera-health"
+    assert properties["NoNewPrivileges"] == "yes" and properties["ProtectSystem"] == "strict"
+    assert properties["CapabilityBoundingSet"] == ""
+    assert properties["NRestarts"] == "0"
+    sessions = host.check_output("mariadb -N -B -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'galera-health'\"")
+    assert sessions.strip() == "1"
 
 
 def test_node_is_synced_and_primary_in_a_three_node_cluster(lab_host, lab):

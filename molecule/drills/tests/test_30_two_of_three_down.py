@@ -1,5 +1,6 @@
 """Two of three nodes lost at once (their containers killed): the survivor is non-Primary and refuses
-writes, so no split brain; HAProxy has no healthy writer. The nodes come back (containers started):
+writes, so no split brain; HAProxy has no healthy writer, and the connections its last-resort backend
+still passes to the survivor are refused by Galera itself (1047). The nodes come back (containers started):
 the cluster re-forms by itself, whole, with every row committed before."""
 
 import subprocess
@@ -32,18 +33,20 @@ def test_lone_survivor_refuses_writes_until_the_cluster_is_back(lab):
         assert refused.value.args[0] == 1047, refused.value  # WSREP has not yet prepared node for application use
         assert health(survivor_ip)[0] == 503
 
-        def haproxy_has_no_writer():
+        haproxy_ip = lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
+
+        def write_through_haproxy_refused():
             try:
-                writer_name(lab, account)
-            except pymysql.err.OperationalError:
-                return True
-            return False
-        wait_for(haproxy_has_no_writer, timeout=30, what="HAProxy without a healthy writer")
+                query(haproxy_ip, account, "INSERT INTO two_down_probe VALUES (%s)", (uuid.uuid4().hex,))
+            except pymysql.err.OperationalError as error:
+                return error.args[0] == 1047  # WSREP has not yet prepared node for application use
+            raise AssertionError("a write through HAProxy succeeded on a node outside the Primary component")
+        wait_for(write_through_haproxy_refused, timeout=30, what="a write through HAProxy refused with 1047")
     finally:
         subprocess.run(["podman", "start", *containers], check=True, capture_output=True)
     wait_whole(lab, account, timeout=300)
     for name in lab["groups"]["galera"]:
         stored = {row[0] for row in query(lab["hosts"][name]["ip"], account, "SELECT marker FROM two_down_probe")}
         assert marker in stored, f"{name} lacks the row committed before the loss"
-    print(f"\ndrill two of three down: {survivor} refused writes (1047), HAProxy refused connections; "
+    print(f"\ndrill two of three down: {survivor} refused writes (1047), directly and through HAProxy; "
           f"{', '.join(lost)} back, cluster whole with every row")

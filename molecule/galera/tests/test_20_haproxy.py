@@ -20,6 +20,12 @@ def runtime_api(host, command):
                              f"print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"")
 
 
+def server_states(host, proxy):
+    """{server: status} of one proxy, from the runtime API's CSV statistics (UP, DOWN, MAINT, ...)."""
+    rows = [line.split(",") for line in runtime_api(host, "show stat").splitlines() if line and not line.startswith("#")]
+    return {row[1]: row[17].split()[0] for row in rows if row[0] == proxy and row[1] not in ("FRONTEND", "BACKEND")}
+
+
 def test_mysql_listener_carries_the_derived_timeouts_with_units(host):
     config = host.file("/etc/haproxy/haproxy.cfg").content_string
     listener = config.split("listen mysql", 1)[1].split("\nlisten ", 1)[0]
@@ -110,3 +116,37 @@ def test_writer_failover_and_return(host, lab):
     wait_for(lambda: health(lab["hosts"]["galera1"]["ip"]) == (200, "up: Synced"), timeout=120, what="galera1 Synced")
     # HAProxy needs `rise` good checks before it sends new connections back to galera1.
     wait_for(lambda: writer_name(lab, account) == "galera1", timeout=20, what="galera1 back as the writer")
+
+
+def test_health_endpoint_says_down_when_mariadb_hangs(lab):
+    """A frozen mariadbd still accepts connections on its socket but answers nothing: the endpoint's
+    reading times out and it says down, although the endpoint itself is alive."""
+    galera3, ip = node_host(lab, "galera3"), lab["hosts"]["galera3"]["ip"]
+    galera3.check_output("systemctl kill -s STOP mariadb")
+    try:
+        wait_for(lambda: health(ip)[0] == 503, timeout=10, interval=0.2, what="galera3 reported down while hung")
+        code, body = health(ip)
+        assert code == 503 and (body == "down: MariaDB is not answering" or body.startswith("down: no reading")), body
+    finally:
+        galera3.check_output("systemctl kill -s CONT mariadb")
+    wait_for(lambda: health(ip) == (200, "up: Synced"), timeout=120, what="galera3 Synced again")
+
+
+def test_connections_go_to_a_live_node_when_every_check_fails(host, lab):
+    """Every health check failing at once (here: every endpoint stopped, as a stalled host would look)
+    leaves the MySQL listener without a server; the last-resort backend still passes new connections
+    to the first node that accepts TCP, instead of HAProxy refusing them."""
+    account = app_account(lab)
+    nodes = [node_host(lab, name) for name in lab["groups"]["galera"]]
+    for node in nodes:
+        node.check_output("systemctl stop dbstack-galera-health")
+    try:
+        wait_for(lambda: set(server_states(host, "mysql").values()) == {"DOWN"}, timeout=15, what="every check failed")
+        assert writer_name(lab, account) == "galera1"
+        with connect(lab["hosts"]["haproxy1"]["ip"], account) as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS last_resort_probe (id INT AUTO_INCREMENT PRIMARY KEY)")
+            cursor.execute("INSERT INTO last_resort_probe VALUES ()")
+    finally:
+        for node in nodes:
+            node.check_output("systemctl start dbstack-galera-health")
+    wait_for(lambda: set(server_states(host, "mysql").values()) == {"UP"}, timeout=20, what="every node up in HAProxy again")

@@ -7,10 +7,12 @@ acknowledgement means a committed row. A write whose connection died after the s
 was sent is "in doubt": it may or may not have committed, and is counted apart.
 """
 
+import argparse
 import itertools
+import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pymysql
 
@@ -29,12 +31,21 @@ class WriterReport:
         times = [acked_at for _seq, acked_at in self.acknowledged]
         return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
+    def to_json(self):
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text):
+        data = json.loads(text)
+        return cls(acknowledged=[tuple(row) for row in data["acknowledged"]], failed=[tuple(row) for row in data["failed"]],
+                   in_doubt=data["in_doubt"])
+
 
 class ContinuousWriter:
-    def __init__(self, host, port, user, password, database, rate=20.0, connect_timeout=2):
+    def __init__(self, host, port, user, password, database, rate=20.0, connect_timeout=2, read_timeout=10):
         self._connect_args = dict(
             host=host, port=port, user=user, password=password, database=database,
-            connect_timeout=connect_timeout, read_timeout=10, write_timeout=10, autocommit=True,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, write_timeout=10, autocommit=True,
         )
         self._interval = 1.0 / rate
         self._stop = threading.Event()
@@ -108,3 +119,26 @@ def audit(report: WriterReport, node_ips: dict, user, password, database) -> dic
         "missing": {name: sorted(acknowledged - rows)[:10] for name, rows in stored.items() if acknowledged - rows},
         "longest_gap": round(report.longest_gap, 2),
     }
+
+
+def main(argv=None):
+    """Write from a lab host itself, as an application host would: `python3 writer.py --host HAPROXY ...`
+    writes for --seconds and prints the WriterReport as JSON (tests read it back with from_json)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, default=3306)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--read-timeout", type=float, default=10, help="seconds a write may wait for its answer")
+    args = parser.parse_args(argv)
+    writer = ContinuousWriter(args.host, args.port, args.user, args.password, args.database, rate=args.rate,
+                              read_timeout=args.read_timeout).start()
+    time.sleep(args.seconds)
+    print(writer.stop().to_json())
+
+
+if __name__ == "__main__":
+    main()

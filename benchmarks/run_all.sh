@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, one after another, then docs/benchmarks.md and its plots.
+# Every benchmark, one after another, then docs/benchmarks.md and its plots (a section whose results
+# are missing is kept as it was).
 #   benchmarks/run_all.sh [--quick]      (--quick: 1 try / 1 rep each, to check the scripts)
 # Each benchmark brings up its own lab (dbstack-bench 10.213.70.0/24, dbstack-deploybench
 # 10.213.71.0/24) and removes it afterwards. Needs root; about 45 minutes on 2 cores.
@@ -35,4 +36,5 @@ python3 benchmarks/deploy_speed.py --tries "$deploys" --json "$results/deploy_sp
 python3 benchmarks/failover.py --tries "$tries" --profile default --json "$results/failover_default.json"
 python3 benchmarks/failover.py --tries "$tries" --profile tuned --json "$results/failover_tuned.json"
 python3 benchmarks/haproxy_overhead.py --reps "$reps" --json "$results/haproxy_overhead.json"
+python3 benchmarks/health_check.py --json "$results/health_check.json"
 python3 benchmarks/report.py "$results"

@@ -86,7 +86,7 @@ def eviction_seconds(timeline: dict) -> float | None:
 
 
 def one_try(lab: BenchLab, mode: str) -> dict:
-    wait_for(lab.whole, timeout=180, interval=1, what="the cluster whole, with HAProxy on galera1")
+    wait_for(lab.whole, timeout=180, interval=1, what="the cluster whole, HAProxy with a writer")
     victim = lab.writer()
     writer = ContinuousWriter(lab.ip("haproxy1"), 3306, ACCOUNT["user"], ACCOUNT["password"], ACCOUNT["database"],
                               rate=WRITE_RATE).start()
@@ -102,7 +102,7 @@ def one_try(lab: BenchLab, mode: str) -> dict:
     time.sleep(3)
     recovered_from = time.monotonic()
     restore(lab, mode, victim)
-    wait_for(lab.whole, timeout=240, interval=1, what=f"{victim} back, Synced, and the writer again")
+    wait_for(lab.whole, timeout=240, interval=1, what=f"{victim} back and Synced")
     time.sleep(3)
     report = writer.stop()
 

@@ -147,6 +147,23 @@ def previous_sections() -> dict:
     return sections
 
 
+def failback_section(failback: dict) -> list[str]:
+    lines = ["## Writer fail-back", "", f"`benchmarks/failback.py` ({failback['date']}): two clients update "
+             f"{failback['hot_rows']} hot rows through HAProxy, {failback['rate']:.0f} times per second each (one keeps its "
+             "connection, one opens a connection per write); the writer's MariaDB is stopped and started again. "
+             f"Counted in the {failback['window_seconds']} s after HAProxy sees it up again:", "",
+             "| try | HAProxy | stopped | moved to | deadlocks (1213) | per-write connections landed on |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for number, result in enumerate(failback["tries"]):
+        lines.append(f"| {number // 2 + 1} | {'sticky writer' if result['sticky'] else 'first + backup'} | "
+                     f"{result['victim']} | {result['moved_to']} | {result['deadlocks']} | "
+                     + ", ".join(f"{node} {count}" for node, count in result["per_write_connection"]["nodes"].items())
+                     + " |")
+    lines += ["", "Target: 0 deadlocks with the sticky writer (against what `first` + `backup` produces in the same run).",
+              ""]
+    return lines
+
+
 def main() -> int:
     results = Path(sys.argv[1])
     kept = previous_sections()
@@ -198,6 +215,8 @@ def main() -> int:
     out += overhead_section(overhead) if overhead else kept.get("## HAProxy overhead", [])
     health = load(results, "health_check")
     out += health_section(health) if health else kept.get("## Health checks", [])
+    failback = load(results, "failback")
+    out += failback_section(failback) if failback else kept.get("## Writer fail-back", [])
 
     notes = REPO / "benchmarks" / "NOTES.md"
     if notes.exists():

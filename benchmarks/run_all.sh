@@ -37,4 +37,5 @@ python3 benchmarks/failover.py --tries "$tries" --profile default --json "$resul
 python3 benchmarks/failover.py --tries "$tries" --profile tuned --json "$results/failover_tuned.json"
 python3 benchmarks/haproxy_overhead.py --reps "$reps" --json "$results/haproxy_overhead.json"
 python3 benchmarks/health_check.py --json "$results/health_check.json"
+python3 benchmarks/failback.py --tries "$deploys" --json "$results/failback.json"
 python3 benchmarks/report.py "$results"

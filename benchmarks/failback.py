@@ -1,0 +1,161 @@
+"""Fail-back benchmark: certification conflicts on hot rows when the old writer comes back.
+
+    .venv/bin/python benchmarks/failback.py [--tries 3] [--json FILE] [--keep] [--reuse]
+
+Two clients update the same 5 hot rows through HAProxy, each 20 times per second: one keeps its
+connection (like a Celery worker or Django with CONN_MAX_AGE), the other opens a connection per
+write (like Django without persistent connections). The writer's MariaDB is stopped, both move to
+the next node; then it is started again and, once it is Synced and HAProxy has seen it up, both
+clients go on for WINDOW seconds. Counted in that window: updates refused with a deadlock (1213,
+what Galera answers a transaction that lost certification) and where the per-write client's
+connections landed.
+
+Each try runs twice in the same lab, one after the other: with the role's sticky writer (the
+shared stick table: traffic stays on the node it moved to) and with `haproxy_sticky_writer: false`
+(plain `balance first` + `backup`: new connections go back to the returning node while kept ones
+stay). The HAProxy role is re-applied between the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pymysql
+
+from benchlab import ACCOUNT, BASE_VARS, BenchLab, say
+from labdb import wait_for
+
+HOT_ROWS = 5
+RATE = 20.0
+WINDOW = 30
+
+
+class HotRowClient(threading.Thread):
+    """UPDATEs the hot rows in turn through HAProxy; counts what each update met."""
+
+    def __init__(self, address: str, keep_connection: bool):
+        super().__init__(daemon=True)
+        self.address, self.keep_connection = address, keep_connection
+        self.stopping = threading.Event()
+        self.counting = threading.Event()
+        self.events = {"ok": 0, "deadlock": 0, "other_error": 0}
+        self.nodes: dict[str, int] = {}
+
+    def _connect(self):
+        return pymysql.connect(host=self.address, user=ACCOUNT["user"], password=ACCOUNT["password"],
+                               database=ACCOUNT["database"], autocommit=True, connect_timeout=3, read_timeout=10)
+
+    def run(self):
+        connection, number = None, 0
+        while not self.stopping.is_set():
+            number += 1
+            outcome, node = "ok", None
+            try:
+                if connection is None:
+                    connection = self._connect()
+                with connection.cursor() as cursor:
+                    cursor.execute("UPDATE hot_rows SET n = n + 1 WHERE id = %s", (number % HOT_ROWS + 1,))
+                    cursor.execute("SELECT @@wsrep_node_name")
+                    node = cursor.fetchone()[0]
+            except pymysql.err.MySQLError as error:
+                outcome = "deadlock" if error.args and error.args[0] == 1213 else "other_error"
+                if connection is not None:
+                    connection.close()
+                connection = None
+            if not self.keep_connection and connection is not None:
+                connection.close()
+                connection = None
+            if self.counting.is_set():
+                self.events[outcome] += 1
+                if node:
+                    self.nodes[node] = self.nodes.get(node, 0) + 1
+            self.stopping.wait(1 / RATE)
+        if connection is not None:
+            connection.close()
+
+
+def haproxy_up(lab: BenchLab, node: str) -> bool:
+    states = lab.exec("haproxy1", "bash", "-c", "echo 'show servers state mysql' | "
+                      "python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX); "
+                      "s.connect('/run/haproxy/admin.sock'); s.sendall(sys.stdin.read().encode()); "
+                      "print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"").stdout
+    return any(line.split()[3:4] == [node] and line.split()[5] == "2" for line in states.splitlines()
+               if len(line.split()) > 5)
+
+
+def one_try(lab: BenchLab, sticky: bool) -> dict:
+    lab.deploy({**BASE_VARS, "haproxy_sticky_writer": sticky})
+    wait_for(lab.whole, timeout=180, interval=1, what="the cluster whole")
+    victim = lab.writer()
+    address = lab.ip("haproxy1")
+    with pymysql.connect(host=address, user=ACCOUNT["user"], password=ACCOUNT["password"],
+                         database=ACCOUNT["database"], autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS hot_rows (id INT PRIMARY KEY, n BIGINT NOT NULL)")
+        cursor.executemany("INSERT IGNORE INTO hot_rows VALUES (%s, 0)", [(i,) for i in range(1, HOT_ROWS + 1)])
+    clients = [HotRowClient(address, keep_connection=True), HotRowClient(address, keep_connection=False)]
+    for client in clients:
+        client.start()
+    time.sleep(3)
+    lab.exec(victim, "systemctl", "stop", "mariadb")
+    wait_for(lambda: lab.writer() != victim, timeout=60, interval=0.5, what="writes on another node")
+    moved_to = lab.writer()
+    time.sleep(3)
+    lab.exec(victim, "systemctl", "start", "mariadb")
+    wait_for(lambda: haproxy_up(lab, victim), timeout=180, interval=0.5, what=f"{victim} up in HAProxy again")
+    for client in clients:
+        client.counting.set()
+    time.sleep(WINDOW)
+    for client in clients:
+        client.stopping.set()
+        client.join(15)
+    result = {"sticky": sticky, "victim": victim, "moved_to": moved_to,
+              "kept_connection": clients[0].events | {"nodes": clients[0].nodes},
+              "per_write_connection": clients[1].events | {"nodes": clients[1].nodes}}
+    result["deadlocks"] = clients[0].events["deadlock"] + clients[1].events["deadlock"]
+    say(f"  {'sticky writer' if sticky else 'first + backup'}: {victim} stopped, writes moved to {moved_to}; "
+        f"after {victim} returned ({WINDOW} s): deadlocks {result['deadlocks']}, kept connection "
+        f"{clients[0].events} on {clients[0].nodes}, per-write connections {clients[1].events} on {clients[1].nodes}")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--tries", type=int, default=3)
+    parser.add_argument("--release", choices=("bookworm", "trixie"), default="bookworm")
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the lab an earlier --keep left up")
+    args = parser.parse_args()
+    lab = BenchLab(args.release)
+    if args.reuse:
+        lab.load()
+    else:
+        lab.down()
+        lab.up()
+    try:
+        results = []
+        for attempt in range(1, args.tries + 1):
+            say(f"try {attempt}")
+            for sticky in (True, False):
+                results.append(one_try(lab, sticky))
+        totals = {label: sum(r["deadlocks"] for r in results if r["sticky"] == sticky)
+                  for label, sticky in (("sticky writer", True), ("first + backup", False))}
+        print(f"\nfail-back: deadlocks (1213) in the {WINDOW} s after the old writer returned, {args.tries} tries each: "
+              + ", ".join(f"{label} {count}" for label, count in totals.items()))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                                   "window_seconds": WINDOW, "rate": RATE, "hot_rows": HOT_ROWS,
+                                                   "tries": results, "deadlocks": totals}, indent=1))
+        return 0
+    finally:
+        if not args.keep:
+            lab.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,7 @@
 """The smoke app's round trip: a Celery task on the app host saves through HAProxy, and its row is
 there on every Galera node (replication, not just the node HAProxy picked)."""
 
+import ipaddress
 import json
 
 import pymysql
@@ -18,10 +19,10 @@ def test_worker_running(host):
     assert host.service("redis-server").is_running
 
 
-def test_app_uses_haproxy_with_conn_max_age_below_its_timeout(host, lab):
+def test_app_uses_the_haproxy_vip_with_conn_max_age_below_its_timeout(host, lab):
     cfg = json.loads(host.check_output("dbstack-smoke smoke config --json"))
-    haproxy = lab["hosts"][lab["groups"]["haproxy"][0]]
-    assert (cfg["host"], cfg["port"]) == (haproxy["ip"], 3306)
+    subnet = ipaddress.ip_network(next(iter(lab["hosts"].values()))["vars"]["dbstack_lab_subnet"])
+    assert (cfg["host"], cfg["port"]) == (str(subnet.network_address + 100), 3306)
     assert cfg["conn_health_checks"] is True
     assert 0 < cfg["conn_max_age"] < cfg["haproxy_timeout_seconds"]
 

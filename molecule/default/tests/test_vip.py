@@ -1,0 +1,105 @@
+"""Two HAProxy hosts behind a keepalived virtual IP: one holds it, both send new connections to the same
+writer (the shared stick table), the VIP moves when its holder's HAProxy stops and does not move back,
+and after a writer failover both HAProxy hosts stay on the new writer when the old one returns."""
+
+import ipaddress
+import re
+import time
+
+import pytest
+from labdb import connect, health, node_host, run_playbook, wait_for
+
+testinfra_hosts = ["haproxy"]
+
+# The lab's application account, as inventories/lab/group_vars/all.yml creates it (written out: the
+# inventory the tests read does not render templates).
+ACCOUNT = {"user": "smoke", "password": "lab-only-smoke-secret", "database": "smoke"}
+
+
+def vip(lab):
+    """The lab's virtual IP: .100 of its subnet (inventories/lab/group_vars/all.yml)."""
+    subnet = ipaddress.ip_network(next(iter(lab["hosts"].values()))["vars"]["dbstack_lab_subnet"])
+    return str(subnet.network_address + 100)
+
+
+def holders(lab):
+    address = vip(lab)
+    return [name for name in lab["groups"]["haproxy"]
+            if f" {address}/" in node_host(lab, name).check_output("ip -o -4 addr show")]
+
+
+def writer_in_table(lab, name):
+    table = node_host(lab, name).check_output(
+        "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock show table mysql")
+    return next((word.split("=", 1)[1] for word in table.split() if word.startswith("server_key=")), None)
+
+
+def write_through_vip(lab, account):
+    with connect(vip(lab), account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS vip_probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64))")
+        cursor.execute("INSERT INTO vip_probe (node) VALUES (@@wsrep_node_name)")
+        cursor.execute("SELECT @@wsrep_node_name")
+        return cursor.fetchone()[0]
+
+
+def test_one_haproxy_host_holds_the_vip_with_a_checked_configuration(host, lab):
+    assert host.service("keepalived").is_running and host.service("keepalived").is_enabled
+    config = host.file("/etc/keepalived/keepalived.conf")
+    assert config.mode == 0o600 and config.user == "root"
+    assert "nopreempt" in config.content_string and "unicast_peer" in config.content_string
+    assert host.run("keepalived -t -f /etc/keepalived/keepalived.conf").rc == 0
+    assert len(holders(lab)) == 1
+
+
+def test_both_haproxy_hosts_send_new_connections_to_the_same_writer(lab):
+    account = ACCOUNT
+    first = write_through_vip(lab, account)
+    assert {writer_in_table(lab, name) for name in lab["groups"]["haproxy"]} == {first}
+
+
+def test_vip_moves_when_its_holders_haproxy_stops_and_stays_where_it_went(lab):
+    account = ACCOUNT
+    holder = holders(lab)[0]
+    other = next(name for name in lab["groups"]["haproxy"] if name != holder)
+    writer = write_through_vip(lab, account)
+    stopped_at = time.monotonic()
+    node_host(lab, holder).check_output("systemctl stop haproxy")
+    try:
+        wait_for(lambda: holders(lab) == [other], timeout=20, interval=0.2, what=f"the VIP on {other}")
+        assert wait_for(lambda: write_through_vip(lab, account), timeout=20, interval=0.2,
+                        what="a write through the VIP") == writer
+        moved = time.monotonic() - stopped_at
+    finally:
+        node_host(lab, holder).check_output("systemctl start haproxy")
+    time.sleep(4)  # the track script's rise (2 checks) and more: nopreempt keeps the VIP where it is
+    assert holders(lab) == [other]
+    print(f"\nVIP moved from {holder} to {other} {moved:.1f} s after haproxy stopped; writes stayed on {writer}")
+
+
+def test_after_a_writer_failover_both_haproxy_hosts_stay_on_the_new_writer(lab):
+    account = ACCOUNT
+    old = write_through_vip(lab, account)
+    node = node_host(lab, old)
+    node.check_output("systemctl stop mariadb")
+    try:
+        new = wait_for(lambda: (name := write_through_vip(lab, account)) != old and name, timeout=30, interval=0.3,
+                       what="writes on another node")
+    finally:
+        node.check_output("systemctl start mariadb")
+    wait_for(lambda: health(lab["hosts"][old]["ip"]) == (200, "up: Synced"), timeout=120, what=f"{old} Synced")
+    time.sleep(3)  # HAProxy's rise: 2 good checks, 1 s apart
+    assert [write_through_vip(lab, account) for _write in range(5)] == [new] * 5
+    assert {writer_in_table(lab, name) for name in lab["groups"]["haproxy"]} == {new}
+
+
+@pytest.mark.parametrize(("vip", "message"), [
+    ("", "has 2 HAProxy hosts but keepalived_vip (dbstack_vip) is empty"),
+    ("10.99.0.1", "the virtual IP 10.99.0.1 is outside the subnet of any interface of haproxy"),
+    ("not-an-ip", "the virtual IP 'not-an-ip' is not an IPv4 address"),
+])
+def test_a_bad_vip_stops_site_yml_before_any_host_changes(lab, vip, message):
+    result = run_playbook("playbooks/site.yml", "-e", f"dbstack_vip={vip}", check=False)
+    assert result.returncode != 0
+    assert " ".join(message.split()) in " ".join(result.stdout.split()), result.stdout[-3000:]
+    recap = result.stdout.split("PLAY RECAP", 1)[1]
+    assert "changed=0" in recap and not re.search(r"changed=[1-9]", recap), recap

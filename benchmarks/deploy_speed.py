@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/deploy_speed.py [--tries 3] [--release bookworm|trixie] [--json FILE]
 
-Each try brings up five new hosts (3 Galera, HAProxy, app) on its own lab (dbstack-deploybench,
+Each try brings up six new hosts (3 Galera, 2 HAProxy behind the virtual IP, app) on its own lab (dbstack-deploybench,
 10.213.71.0/24) with the settings `make lab` uses (inventories/lab/group_vars), runs site.yml
 (the whole stack, smoke app included), then runs it again and counts changed tasks from the
 recap. Lab start-up time is reported apart: it is the lab's cost, not the collection's.
@@ -82,7 +82,7 @@ def main() -> int:
 
     fresh = [t["fresh_seconds"] for t in tries]
     rerun = [t["rerun_seconds"] for t in tries]
-    print(f"\nsite.yml on 5 hosts ({args.release}), {len(tries)} tries")
+    print(f"\nsite.yml on 6 hosts ({args.release}), {len(tries)} tries")
     print("| run | min s | median s | max s | changed tasks | target |")
     print("| --- | --- | --- | --- | --- | --- |")
     print(f"| fresh | {min(fresh):.1f} | {statistics.median(fresh):.1f} | {max(fresh):.1f} | "

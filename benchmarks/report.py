@@ -181,8 +181,8 @@ def main() -> int:
     if not deploy:
         out += kept.get("## Deploy speed", [])
     if deploy:
-        out += ["## Deploy speed", "", "`benchmarks/deploy_speed.py`: `playbooks/site.yml` on five fresh lab hosts "
-                "(3 Galera, HAProxy, app with the smoke app), images cached, then an idempotent re-run.", "",
+        out += ["## Deploy speed", "", "`benchmarks/deploy_speed.py`: `playbooks/site.yml` on the fresh hosts of `make lab` "
+                "(3 Galera, 2 HAProxy behind a virtual IP, app with the smoke app), images cached, then an idempotent re-run.", "",
                 "| try | lab up s | fresh s | changed | re-run s | changed |", "| --- | --- | --- | --- | --- | --- |"]
         for number, t in enumerate(deploy["tries"], 1):
             out.append(f"| {number} | {t['lab_up_seconds']} | {t['fresh_seconds']} | {t['fresh_changed']} | "

@@ -29,9 +29,9 @@ def holders(lab):
 
 
 def writer_in_table(lab, name):
-    table = node_host(lab, name).check_output(
-        "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock show table mysql")
-    return next((word.split("=", 1)[1] for word in table.split() if word.startswith("server_key=")), None)
+    """The node this HAProxy host sends new connections to (its stick table's, while that node is up)."""
+    return node_host(lab, name).check_output(
+        "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock --writer mysql").strip()
 
 
 def write_through_vip(lab, account):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -82,10 +83,17 @@ class StandIns:
         return answer
 
     def stop(self):
-        for server in self.servers:
-            self.loop.call_soon_threadsafe(server.close)
+        async def shutdown():
+            for server in self.servers:
+                server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **overrides):
@@ -116,6 +124,7 @@ def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **o
         "haproxy_galera_port": stand_ins.mysql_port, "haproxy_galera_health_port": stand_ins.health_port,
         "haproxy_peers_port": peers_port, "haproxy_check_interval": "200ms",
         "haproxy_runtime_socket": str(tmp_path / f"{host}.sock"), "haproxy_stats_enabled": False,
+        "haproxy_sticky_writer": True,
     })
     variables.update(overrides)
     templar = Templar(loader=DataLoader(), variables=trusted(variables))
@@ -223,6 +232,10 @@ def test_writer_moves_once_and_does_not_move_back_on_any_proxy(cluster):
         proxy.start()
     for proxy in proxies.values():
         wait_until(lambda proxy=proxy: all_up(proxy), what="every server up")
+        # Peers that are not connected yet resync when they connect, and a process's older entry can
+        # then overwrite a newer one: start from two HAProxy hosts that have been talking.
+        wait_until(lambda proxy=proxy: "last_status=ESTA" in proxy.runtime("show peers"), timeout=20,
+                   what="the peers session established")
     assert {lands_on(PROXIES[host], port) for host in proxies} == {"galera1"}
 
     stand_ins.healthy["galera1"] = False
@@ -238,8 +251,11 @@ def test_a_reload_keeps_the_writer(cluster, tmp_path):
     stand_ins, proxies, port = cluster
     proxy = proxies["haproxy1"].start()
     script = ROLE / "files" / "haproxy_runtime.py"
-    # Just started: its start-up resync is not done yet (HAProxy gives it up to 5 s).
-    assert subprocess.run(["python3", str(script), proxy.socket, "--peers-synced"], check=False).returncode == 1
+    # Just started, its start-up resync is usually not done yet (HAProxy gives it up to 5 s): the
+    # helper must read the same state from `show peers` as we do.
+    flags = int(re.search(r"id=dbstack_writer .*?flags=(0x[0-9a-f]+)", proxy.runtime("show peers"))[1], 16)
+    helper = subprocess.run(["python3", str(script), proxy.socket, "--peers-synced"], check=False).returncode
+    assert helper == (0 if flags & 0x3 == 0x3 else 1), hex(flags)
     wait_until(lambda: all_up(proxy), what="every server up")
     stand_ins.healthy["galera1"] = False
     wait_until(lambda: proxy.state("galera1") == 0, what="galera1 down")
@@ -252,6 +268,35 @@ def test_a_reload_keeps_the_writer(cluster, tmp_path):
     time.sleep(1)
     wait_until(lambda: all_up(proxy), what="the new process's servers up")
     assert [lands_on(PROXIES["haproxy1"], port) for _try in range(3)] == ["galera2"] * 3
+    assert writer_shown(proxy) == "galera2"
+
+
+def writer_shown(proxy):
+    """What status.yml prints as this HAProxy's writer (the role's runtime helper)."""
+    script = ROLE / "files" / "haproxy_runtime.py"
+    return subprocess.run(["python3", str(script), proxy.socket, "--writer", "mysql"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_without_the_sticky_writer_the_first_node_takes_connections_back(tmp_path):
+    """haproxy_sticky_writer: false is plain `balance first` + `backup`: the fail-back the sticky writer prevents."""
+    stand_ins = StandIns().start()
+    port = free_port()
+    proxy = Proxy(tmp_path, "haproxy1", render(tmp_path, "haproxy1", stand_ins, port, free_port(),
+                                               haproxy_sticky_writer=False))
+    try:
+        assert "stick on" not in proxy.config.read_text() and "\npeers " not in proxy.config.read_text()
+        proxy.start()
+        wait_until(lambda: all_up(proxy), what="every server up")
+        stand_ins.healthy["galera1"] = False
+        wait_until(lambda: proxy.state("galera1") == 0, what="galera1 down")
+        assert (lands_on(PROXIES["haproxy1"], port), writer_shown(proxy)) == ("galera2", "galera2")
+        stand_ins.healthy["galera1"] = True
+        wait_until(lambda: all_up(proxy), what="galera1 back up")
+        assert (lands_on(PROXIES["haproxy1"], port), writer_shown(proxy)) == ("galera1", "galera1")
+    finally:
+        proxy.stop()
+        stand_ins.stop()
 
 
 def test_sessions_of_a_failed_writer_are_still_closed(cluster):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +55,38 @@ def run(*command: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def add_lab_options(parser) -> None:
+    """The options the benchmarks share: which release, where the results go, and the lab's life."""
+    parser.add_argument("--release", choices=("bookworm", "trixie"), default="bookworm")
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the lab an earlier --keep left up, as deployed then")
+
+
+@contextmanager
+def bench_lab(args):
+    """The benchmarks' lab for one run: the one --keep left up (--reuse) or a new one (not deployed yet),
+    removed afterwards unless --keep."""
+    lab = BenchLab(args.release)
+    if args.reuse:
+        lab.load()
+    else:
+        lab.down()
+        lab.up()
+    try:
+        yield lab
+    finally:
+        if not args.keep:
+            lab.down()
+
+
+def write_results(path: str | None, results: dict) -> None:
+    """The results as JSON for report.py, with the time they were measured."""
+    if path:
+        Path(path).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **results},
+                                         indent=1))
 
 
 class BenchLab:

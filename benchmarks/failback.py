@@ -19,15 +19,13 @@ stay). The HAProxy role is re-applied between the two.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pymysql
 
-from benchlab import ACCOUNT, BASE_VARS, BenchLab, say
+from benchlab import ACCOUNT, BASE_VARS, BenchLab, add_lab_options, bench_lab, say, write_results
 from labdb import wait_for
 
 HOT_ROWS = 5
@@ -126,18 +124,9 @@ def one_try(lab: BenchLab, sticky: bool) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--tries", type=int, default=3)
-    parser.add_argument("--release", choices=("bookworm", "trixie"), default="bookworm")
-    parser.add_argument("--json", help="write the results to this file")
-    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
-    parser.add_argument("--reuse", action="store_true", help="use the lab an earlier --keep left up")
+    add_lab_options(parser)
     args = parser.parse_args()
-    lab = BenchLab(args.release)
-    if args.reuse:
-        lab.load()
-    else:
-        lab.down()
-        lab.up()
-    try:
+    with bench_lab(args) as lab:
         results = []
         for attempt in range(1, args.tries + 1):
             say(f"try {attempt}")
@@ -147,14 +136,9 @@ def main() -> int:
                   for label, sticky in (("sticky writer", True), ("first + backup", False))}
         print(f"\nfail-back: deadlocks (1213) in the {WINDOW} s after the old writer returned, {args.tries} tries each: "
               + ", ".join(f"{label} {count}" for label, count in totals.items()))
-        if args.json:
-            Path(args.json).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                                   "window_seconds": WINDOW, "rate": RATE, "hot_rows": HOT_ROWS,
-                                                   "tries": results, "deadlocks": totals}, indent=1))
-        return 0
-    finally:
-        if not args.keep:
-            lab.down()
+        write_results(args.json, {"window_seconds": WINDOW, "rate": RATE, "hot_rows": HOT_ROWS, "tries": results,
+                                  "deadlocks": totals})
+    return 0
 
 
 if __name__ == "__main__":

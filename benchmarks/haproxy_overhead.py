@@ -20,16 +20,13 @@ timeout is read after the runs.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
-import time
-from pathlib import Path
 
 import yaml
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, BenchLab, say
+from benchlab import ACCOUNT, BASE_VARS, NODES, BenchLab, add_lab_options, bench_lab, say, write_results
 from labdb import wait_for, wsrep_status
 
 TABLES, TABLE_SIZE = 4, 10_000
@@ -131,10 +128,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--time", type=int, default=30, help="seconds per sysbench run")
-    parser.add_argument("--release", choices=("bookworm", "trixie"), default="bookworm")
-    parser.add_argument("--json", help="write every run and the summary to this file")
-    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
-    parser.add_argument("--reuse", action="store_true", help="use the lab an earlier --keep left up, as deployed")
+    add_lab_options(parser)
     parser.add_argument("--set", action="append", default=[], metavar="VARIABLE=VALUE",
                         help="a role variable on top of the shipped defaults, e.g. haproxy_writer_mode=multi_writer "
                              "(YAML value; repeatable)")
@@ -146,13 +140,7 @@ def main() -> int:
             parser.error(f"--set {item!r}: write VARIABLE=VALUE")
         settings[name] = yaml.safe_load(value)
 
-    lab = BenchLab(args.release)
-    if args.reuse:
-        lab.load()
-    else:
-        lab.down()
-        lab.up()
-    try:
+    with bench_lab(args) as lab:
         if not args.reuse or settings:
             say(f"site.yml{' with ' + str(settings) if settings else ''}: {lab.deploy({**BASE_VARS, **settings}):.0f} s")
         lab.exec("client1", "apt-get", "update", "-q")
@@ -208,14 +196,9 @@ def main() -> int:
               f"runs repeated after a failed attempt: {len(repeated)} of {len(runs)}")
         for run_ in repeated:
             print(f"  rep {run_['rep']} {run_['test']} {run_['threads']}t {run_['path']}: {run_['failed_attempts']}")
-        if args.json:
-            Path(args.json).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                                   "sysbench": version, "settings": settings, "summary": summary, "runs": runs,
-                                                   "check_timeouts": flaps}, indent=1))
-        return 0
-    finally:
-        if not args.keep:
-            lab.down()
+        write_results(args.json, {"sysbench": version, "settings": settings, "summary": summary, "runs": runs,
+                                  "check_timeouts": flaps})
+    return 0
 
 
 if __name__ == "__main__":

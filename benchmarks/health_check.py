@@ -25,9 +25,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, REPO, BenchLab, say
+from benchlab import ACCOUNT, BASE_VARS, NODES, REPO, BenchLab, add_lab_options, bench_lab, say, write_results
 
 PROBE = REPO / "benchmarks" / "check_probe.py"
 RATE = 10
@@ -105,20 +104,11 @@ def cpu_stress(lab: BenchLab, seconds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--seconds", type=int, default=30, help="length of each phase")
-    parser.add_argument("--release", choices=("bookworm", "trixie"), default="bookworm")
-    parser.add_argument("--json", help="write the results to this file")
-    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
-    parser.add_argument("--reuse", action="store_true", help="use the lab an earlier --keep left up, as deployed")
+    add_lab_options(parser)
     args = parser.parse_args()
-
-    lab = BenchLab(args.release)
-    if args.reuse:
-        lab.load()
-    else:
-        lab.down()
-        lab.up()
-        say(f"site.yml: {lab.deploy(BASE_VARS):.0f} s")
-    try:
+    with bench_lab(args) as lab:
+        if not args.reuse:
+            say(f"site.yml: {lab.deploy(BASE_VARS):.0f} s")
         lab.exec("client1", "bash", "-c", "command -v sysbench >/dev/null || (apt-get update -q && "
                  "DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends sysbench)")
         for host in ("haproxy1", "client1"):
@@ -163,16 +153,12 @@ def main() -> int:
             say(f"endpoint CPU with {label}: " + ", ".join(f"{node} {1000 * value:.1f} ms/s" for node, value in usage.items()))
         say(f"endpoint connections to MariaDB with two checkers: {connections}")
         lab.exec("client1", "sysbench", "oltp_point_select", *options, "cleanup")
-        if args.json:
-            Path(args.json).write_text(json.dumps({
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": args.seconds, "rate": RATE,
-                "rows": rows, "endpoint_cpu_ms_per_s": {label: {node: 1000 * value for node, value in usage.items()}
-                                                        for label, usage in cpu.items()},
-                "endpoint_connections": connections, "flood_qps": flood_rates}, indent=1))
-        return 0
-    finally:
-        if not args.keep:
-            lab.down()
+        write_results(args.json, {
+            "seconds": args.seconds, "rate": RATE, "rows": rows,
+            "endpoint_cpu_ms_per_s": {label: {node: 1000 * value for node, value in usage.items()}
+                                      for label, usage in cpu.items()},
+            "endpoint_connections": connections, "flood_qps": flood_rates})
+    return 0
 
 
 if __name__ == "__main__":

@@ -103,3 +103,17 @@ def test_a_bad_vip_stops_site_yml_before_any_host_changes(lab, vip, message):
     assert " ".join(message.split()) in " ".join(result.stdout.split()), result.stdout[-3000:]
     recap = result.stdout.split("PLAY RECAP", 1)[1]
     assert "changed=0" in recap and not re.search(r"changed=[1-9]", recap), recap
+
+
+def test_nothing_in_front_of_the_cluster_opens_connections_that_never_log_in(lab):
+    """Health checks, last-resort checks and keepalived's track script leave MariaDB's port alone: a
+    connection that never logs in counts against max_connect_errors, and 100 of them in a row from one
+    address make MariaDB refuse every connection from it (1129, measured on MariaDB 10.11)."""
+    nodes = [node_host(lab, name) for name in lab["groups"]["galera"]]
+
+    def aborted_connects():
+        return [int(node.check_output("mariadb -N -B -e \"SHOW GLOBAL STATUS LIKE 'Aborted_connects'\"").split()[1])
+                for node in nodes]
+    before = aborted_connects()
+    time.sleep(6)  # six check intervals of every HAProxy host and track script
+    assert aborted_connects() == before

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/failback.py [--tries 3] [--json FILE] [--keep] [--reuse]
 
-Two clients update the same 5 hot rows through HAProxy, each 20 times per second: one keeps its
+Two clients update the same 5 hot rows through HAProxy, each 20 times per second in a transaction
+that holds the row for 20 ms (an UPDATE, then a little work, then COMMIT): one keeps its
 connection (like a Celery worker or Django with CONN_MAX_AGE), the other opens a connection per
 write (like Django without persistent connections). The writer's MariaDB is stopped, both move to
 the next node; then it is started again and, once it is Synced and HAProxy has seen it up, both
@@ -30,6 +31,7 @@ from labdb import wait_for
 
 HOT_ROWS = 5
 RATE = 20.0
+HOLD = 0.02
 WINDOW = 30
 
 
@@ -57,7 +59,12 @@ class HotRowClient(threading.Thread):
                 if connection is None:
                     connection = self._connect()
                 with connection.cursor() as cursor:
+                    # A short transaction that does a little work while it holds the row, as a Django
+                    # view or Celery task in transaction.atomic() does.
+                    cursor.execute("BEGIN")
                     cursor.execute("UPDATE hot_rows SET n = n + 1 WHERE id = %s", (number % HOT_ROWS + 1,))
+                    cursor.execute("DO SLEEP(%s)", (HOLD,))
+                    cursor.execute("COMMIT")
                     cursor.execute("SELECT @@wsrep_node_name")
                     node = cursor.fetchone()[0]
             except pymysql.err.MySQLError as error:
@@ -136,7 +143,8 @@ def main() -> int:
                   for label, sticky in (("sticky writer", True), ("first + backup", False))}
         print(f"\nfail-back: deadlocks (1213) in the {WINDOW} s after the old writer returned, {args.tries} tries each: "
               + ", ".join(f"{label} {count}" for label, count in totals.items()))
-        write_results(args.json, {"window_seconds": WINDOW, "rate": RATE, "hot_rows": HOT_ROWS, "tries": results,
+        write_results(args.json, {"window_seconds": WINDOW, "rate": RATE, "hold_seconds": HOLD, "hot_rows": HOT_ROWS,
+                                  "tries": results,
                                   "deadlocks": totals})
     return 0
 

@@ -149,8 +149,11 @@ def previous_sections() -> dict:
 
 def failback_section(failback: dict) -> list[str]:
     lines = ["## Writer fail-back", "", f"`benchmarks/failback.py` ({failback['date']}): two clients update "
-             f"{failback['hot_rows']} hot rows through HAProxy, {failback['rate']:.0f} times per second each (one keeps its "
-             "connection, one opens a connection per write); the writer's MariaDB is stopped and started again. "
+             f"{failback['hot_rows']} hot rows through HAProxy, {failback['rate']:.0f} times per second each"
+             + (f", each update in a transaction that holds the row {1000 * failback['hold_seconds']:.0f} ms"
+                if failback.get("hold_seconds") else ", autocommit")
+             + " (one keeps its connection, one opens a connection per write); the writer's MariaDB is stopped and "
+             "started again. "
              f"Counted in the {failback['window_seconds']} s after HAProxy sees it up again:", "",
              "| try | HAProxy | stopped | moved to | deadlocks (1213) | per-write connections landed on |",
              "| --- | --- | --- | --- | --- | --- |"]

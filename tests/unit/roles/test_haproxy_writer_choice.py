@@ -237,6 +237,9 @@ def test_writer_moves_once_and_does_not_move_back_on_any_proxy(cluster):
         wait_until(lambda proxy=proxy: "last_status=ESTA" in proxy.runtime("show peers"), timeout=20,
                    what="the peers session established")
     assert {lands_on(PROXIES[host], port) for host in proxies} == {"galera1"}
+    # Each process pushes its own store to the other; one still on its way when the writer changes
+    # would overwrite the newer choice (last arrival wins). A cluster runs a while before it fails.
+    time.sleep(1)
 
     stand_ins.healthy["galera1"] = False
     wait_until(lambda: all(proxy.state("galera1") == 0 for proxy in proxies.values()), what="galera1 down")

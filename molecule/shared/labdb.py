@@ -5,6 +5,7 @@ Everything goes to the lab containers' own addresses (reachable from the host th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -86,10 +87,41 @@ def node_host(lab: dict, name: str):
     return testinfra.get_host(f"podman://{lab['hosts'][name]['container']}")
 
 
+def lab_vip(lab: dict) -> str:
+    """The lab's virtual IP, or "" when the scenario sets none. The lab's inventory computes it (.100 of
+    the lab's own subnet, inventories/lab/group_vars/all.yml); the inventory the tests read does not
+    render templates, so the same rule is applied here."""
+    any_vars = next(iter(lab["hosts"].values()))["vars"]
+    vip = any_vars.get("dbstack_vip", "")
+    if "{{" in vip:
+        return str(ipaddress.ip_network(any_vars["dbstack_lab_subnet"]).network_address + 100)
+    return vip
+
+
+def endpoint(lab: dict) -> str:
+    """Where applications connect: the VIP, or the only HAProxy host's own address."""
+    return lab_vip(lab) or lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
+
+
+def vip_holders(lab: dict) -> list[str]:
+    """The HAProxy hosts that have the VIP on an interface (one, except while VRRP settles); a host that
+    is down holds nothing."""
+    address = lab_vip(lab)
+    return [name for name in lab["groups"]["haproxy"]
+            if f" {address}/" in node_host(lab, name).run("ip -o -4 addr show").stdout]
+
+
+def haproxy_server_up(lab: dict, haproxy: str, server: str, proxy: str = "mysql") -> bool:
+    """Whether one HAProxy host has `server` of `proxy` up (operational state 2 in `show servers state`:
+    be_id be_name srv_id srv_name srv_addr srv_op_state ...)."""
+    states = node_host(lab, haproxy).check_output(
+        f"python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock show servers state {proxy}")
+    return any(fields[3:4] == [server] and fields[5:6] == ["2"] for fields in map(str.split, states.splitlines()))
+
+
 def writer_name(lab: dict, account: dict) -> str:
     """The Galera node HAProxy sends a new connection to."""
-    haproxy = lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
-    with connect(haproxy, account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
+    with connect(endpoint(lab), account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT @@wsrep_node_name")
         return cursor.fetchone()[0]
 

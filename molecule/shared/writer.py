@@ -97,6 +97,74 @@ class ContinuousWriter:
             connection.close()
 
 
+class HotRowWriter(threading.Thread):
+    """The other half of a drill's load: short transactions on the same few hot rows, as Django views
+    and Celery tasks in transaction.atomic() do. Each holds its row for `hold` seconds (an UPDATE, a
+    little work, COMMIT); a deadlock (1213) is what Galera answers a transaction that lost certification
+    to one committed on another node, so any 1213 means two nodes were taking writes at once.
+    keep_connection=False opens a connection per transaction (Django without persistent connections)."""
+
+    TABLE = "hot_rows"
+
+    def __init__(self, host, user, password, database, keep_connection=True, rate=20.0, hold=0.02, rows=5,
+                 port=3306):
+        super().__init__(daemon=True)
+        self._connect_args = dict(host=host, port=port, user=user, password=password, database=database,
+                                  autocommit=True, connect_timeout=3, read_timeout=10, write_timeout=10)
+        self.keep_connection, self.rate, self.hold, self.rows = keep_connection, rate, hold, rows
+        self.stopping = threading.Event()
+        self.counting = threading.Event()
+        self.counting.set()
+        self.events = {"ok": 0, "deadlock": 0, "other_error": 0}
+        self.errors: list = []  # (monotonic time, error code, message) of every failed transaction
+        self.nodes: dict[str, int] = {}
+
+    def prepare(self):
+        with pymysql.connect(**self._connect_args) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (id INT PRIMARY KEY, n BIGINT NOT NULL)")
+            cursor.executemany(f"INSERT IGNORE INTO {self.TABLE} VALUES (%s, 0)", [(i,) for i in range(1, self.rows + 1)])
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self.join(15)
+        return self
+
+    def run(self):
+        connection, number = None, 0
+        while not self.stopping.is_set():
+            number += 1
+            outcome, node = "ok", None
+            try:
+                if connection is None:
+                    connection = pymysql.connect(**self._connect_args)
+                with connection.cursor() as cursor:
+                    cursor.execute("BEGIN")
+                    cursor.execute(f"UPDATE {self.TABLE} SET n = n + 1 WHERE id = %s", (number % self.rows + 1,))
+                    cursor.execute("DO SLEEP(%s)", (self.hold,))
+                    cursor.execute("COMMIT")
+                    cursor.execute("SELECT @@wsrep_node_name")
+                    node = cursor.fetchone()[0]
+            except pymysql.err.MySQLError as error:
+                code = error.args[0] if error.args else 0
+                outcome = "deadlock" if code == 1213 else "other_error"
+                if self.counting.is_set():
+                    self.errors.append((time.monotonic(), code, str(error)))
+                if connection is not None:
+                    connection.close()
+                connection = None
+            if not self.keep_connection and connection is not None:
+                connection.close()
+                connection = None
+            if self.counting.is_set():
+                self.events[outcome] += 1
+                if node:
+                    self.nodes[node] = self.nodes.get(node, 0) + 1
+            self.stopping.wait(1 / self.rate)
+        if connection is not None:
+            connection.close()
+
+
 def rows_on(host, port, user, password, database):
     """The set of sequence numbers stored on one node (read directly, not through HAProxy)."""
     with pymysql.connect(host=host, port=port, user=user, password=password, database=database) as connection:

@@ -2,30 +2,17 @@
 writer (the shared stick table), the VIP moves when its holder's HAProxy stops and does not move back,
 and after a writer failover both HAProxy hosts stay on the new writer when the old one returns."""
 
-import ipaddress
 import re
 import time
 
 import pytest
-from labdb import connect, health, node_host, run_playbook, wait_for
+from labdb import connect, health, lab_vip, node_host, run_playbook, vip_holders, wait_for
 
 testinfra_hosts = ["haproxy"]
 
 # The lab's application account, as inventories/lab/group_vars/all.yml creates it (written out: the
 # inventory the tests read does not render templates).
 ACCOUNT = {"user": "smoke", "password": "lab-only-smoke-secret", "database": "smoke"}
-
-
-def vip(lab):
-    """The lab's virtual IP: .100 of its subnet (inventories/lab/group_vars/all.yml)."""
-    subnet = ipaddress.ip_network(next(iter(lab["hosts"].values()))["vars"]["dbstack_lab_subnet"])
-    return str(subnet.network_address + 100)
-
-
-def holders(lab):
-    address = vip(lab)
-    return [name for name in lab["groups"]["haproxy"]
-            if f" {address}/" in node_host(lab, name).check_output("ip -o -4 addr show")]
 
 
 def writer_in_table(lab, name):
@@ -35,7 +22,7 @@ def writer_in_table(lab, name):
 
 
 def write_through_vip(lab, account):
-    with connect(vip(lab), account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
+    with connect(lab_vip(lab), account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS vip_probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64))")
         cursor.execute("INSERT INTO vip_probe (node) VALUES (@@wsrep_node_name)")
         cursor.execute("SELECT @@wsrep_node_name")
@@ -48,7 +35,7 @@ def test_one_haproxy_host_holds_the_vip_with_a_checked_configuration(host, lab):
     assert config.mode == 0o600 and config.user == "root"
     assert "nopreempt" in config.content_string and "unicast_peer" in config.content_string
     assert host.run("keepalived -t -f /etc/keepalived/keepalived.conf").rc == 0
-    assert len(holders(lab)) == 1
+    assert len(vip_holders(lab)) == 1
 
 
 def test_both_haproxy_hosts_send_new_connections_to_the_same_writer(lab):
@@ -59,20 +46,20 @@ def test_both_haproxy_hosts_send_new_connections_to_the_same_writer(lab):
 
 def test_vip_moves_when_its_holders_haproxy_stops_and_stays_where_it_went(lab):
     account = ACCOUNT
-    holder = holders(lab)[0]
+    holder = vip_holders(lab)[0]
     other = next(name for name in lab["groups"]["haproxy"] if name != holder)
     writer = write_through_vip(lab, account)
     stopped_at = time.monotonic()
     node_host(lab, holder).check_output("systemctl stop haproxy")
     try:
-        wait_for(lambda: holders(lab) == [other], timeout=20, interval=0.2, what=f"the VIP on {other}")
+        wait_for(lambda: vip_holders(lab) == [other], timeout=20, interval=0.2, what=f"the VIP on {other}")
         assert wait_for(lambda: write_through_vip(lab, account), timeout=20, interval=0.2,
                         what="a write through the VIP") == writer
         moved = time.monotonic() - stopped_at
     finally:
         node_host(lab, holder).check_output("systemctl start haproxy")
     time.sleep(4)  # the track script's rise (2 checks) and more: nopreempt keeps the VIP where it is
-    assert holders(lab) == [other]
+    assert vip_holders(lab) == [other]
     print(f"\nVIP moved from {holder} to {other} {moved:.1f} s after haproxy stopped; writes stayed on {writer}")
 
 

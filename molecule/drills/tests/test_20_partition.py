@@ -5,7 +5,7 @@ it rejoins by IST and catches up. No acknowledged write is lost."""
 
 import time
 
-from labdb import app_account, health, node_host, wait_for, wait_whole, writer_name, wsrep_status
+from labdb import app_account, endpoint, health, node_host, wait_for, wait_whole, writer_name, wsrep_status
 from writer import ContinuousWriter, audit
 
 testinfra_hosts = ["haproxy"]
@@ -18,7 +18,7 @@ def test_partitioned_writer_leaves_and_rejoins_by_ist(lab):
     victim_ip = lab["hosts"][victim]["ip"]
     majority = [name for name in lab["groups"]["galera"] if name != victim]
     node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
-    haproxy_ip = lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
+    haproxy_ip = endpoint(lab)
     writer = ContinuousWriter(haproxy_ip, 3306, account["user"], account["password"], account["database"],
                               rate=20).start()
     time.sleep(2)
@@ -32,7 +32,8 @@ def test_partitioned_writer_leaves_and_rejoins_by_ist(lab):
     try:
         wait_for(lambda: wsrep_status(victim_ip, account)["wsrep_cluster_status"] == "non-Primary", timeout=60,
                  what=f"{victim} non-Primary")
-        assert health(victim_ip)[0] == 503
+        # The endpoint answers from a reading at most mariadb_galera_health_read_interval (0.25 s) old.
+        wait_for(lambda: health(victim_ip)[0] == 503, timeout=5, interval=0.1, what=f"{victim}'s endpoint down")
         for name in majority:
             wait_for(lambda name=name: wsrep_status(node_ips[name], account)["wsrep_cluster_size"] == "2", timeout=60,
                      what=f"{name} in a Primary component of 2")

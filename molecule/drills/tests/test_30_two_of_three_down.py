@@ -8,7 +8,7 @@ import uuid
 
 import pymysql
 import pytest
-from labdb import app_account, health, query, wait_for, wait_whole, writer_name, wsrep_status
+from labdb import app_account, endpoint, health, query, wait_for, wait_whole, writer_name, wsrep_status
 
 testinfra_hosts = ["haproxy"]
 
@@ -33,7 +33,7 @@ def test_lone_survivor_refuses_writes_until_the_cluster_is_back(lab):
         assert refused.value.args[0] == 1047, refused.value  # WSREP has not yet prepared node for application use
         assert health(survivor_ip)[0] == 503
 
-        haproxy_ip = lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
+        haproxy_ip = endpoint(lab)
 
         def write_through_haproxy_refused():
             try:

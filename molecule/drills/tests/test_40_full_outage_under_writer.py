@@ -3,7 +3,7 @@ from the most advanced node and every acknowledged write is on every node."""
 
 import time
 
-from labdb import app_account, kill_all_nodes, run_playbook, wait_for, wait_whole
+from labdb import app_account, endpoint, kill_all_nodes, run_playbook, wait_for, wait_whole
 from writer import ContinuousWriter, audit
 
 testinfra_hosts = ["haproxy"]
@@ -13,7 +13,7 @@ def test_full_outage_recovery_loses_no_acknowledged_write(lab):
     account = app_account(lab)
     wait_whole(lab, account)
     node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
-    haproxy_ip = lab["hosts"][lab["groups"]["haproxy"][0]]["ip"]
+    haproxy_ip = endpoint(lab)
     writer = ContinuousWriter(haproxy_ip, 3306, account["user"], account["password"], account["database"],
                               rate=20).start()
     time.sleep(2)

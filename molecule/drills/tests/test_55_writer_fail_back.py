@@ -1,0 +1,52 @@
+"""The writer node killed and brought back under hot-row load through the VIP: traffic moves once, to
+the next node, and stays there when the old writer is Synced again. Two clients update the same hot
+rows throughout (one keeps its connection, one connects per transaction); a deadlock (1213) would mean
+two nodes took writes at once. benchmarks/failback.py compares with plain `first` + `backup`."""
+
+import time
+
+from labdb import app_account, haproxy_server_up, health, lab_vip, node_host, wait_for, wait_whole, writer_name
+from writer import ContinuousWriter, HotRowWriter, audit
+
+RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
+FAIL_BACK_WINDOW = 15
+
+
+def test_writer_moves_once_and_stays_with_no_deadlock(lab):
+    account = app_account(lab)
+    wait_whole(lab, account)
+    vip = lab_vip(lab)
+    node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
+    credentials = (account["user"], account["password"], account["database"])
+    victim = writer_name(lab, account)
+    writer = ContinuousWriter(vip, 3306, *credentials, rate=20).start()
+    hot_rows = [HotRowWriter(vip, *credentials, keep_connection=keep).prepare() for keep in (True, False)]
+    for client in hot_rows:
+        client.start()
+    time.sleep(2)
+
+    # Debian's unit starts mariadbd again after a SIGKILL; the node rejoins by IST.
+    node_host(lab, victim).check_output("pkill -KILL -x mariadbd")
+    successor = wait_for(lambda: (name := writer_name(lab, account)) != victim and name, timeout=60, interval=0.3,
+                         what="writes on another node")
+    wait_for(lambda: health(node_ips[victim], timeout=2) == (200, "up: Synced"), timeout=180, what=f"{victim} Synced")
+    for name in lab["groups"]["haproxy"]:
+        wait_for(lambda name=name: haproxy_server_up(lab, name, victim), timeout=30,
+                 what=f"{victim} up in HAProxy on {name}")
+    for client in hot_rows:
+        client.nodes.clear()
+    time.sleep(FAIL_BACK_WINDOW)
+    for client in hot_rows:
+        client.stop()
+    result = audit(writer.stop(), node_ips, *credentials)
+
+    assert result["missing"] == {}, result
+    deadlocks = [error for client in hot_rows for error in client.errors if error[1] == 1213]
+    assert deadlocks == [], deadlocks
+    assert {name for client in hot_rows for name in client.nodes} == {successor}, [c.nodes for c in hot_rows]
+    writers = {name: node_host(lab, name).check_output(f"{RUNTIME} --writer mysql").strip()
+               for name in lab["groups"]["haproxy"]}
+    assert set(writers.values()) == {successor}, writers
+    print(f"\ndrill writer fail-back: {victim} killed, writes moved to {successor} and stayed there for "
+          f"{FAIL_BACK_WINDOW} s after {victim} was back; deadlocks 0; hot rows "
+          f"{[client.events for client in hot_rows]}; continuous writer {result}")

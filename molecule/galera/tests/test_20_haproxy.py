@@ -6,9 +6,11 @@ import time
 
 import pymysql
 import pytest
-from labdb import app_account, connect, health, node_host, wait_for, writer_name
+from labdb import app_account, connect, endpoint, health, node_host, wait_for, writer_name
+from labhosts import inventory
 
-testinfra_hosts = ["haproxy"]
+# The first HAProxy host; test_25 covers what holds for every one when there are several.
+testinfra_hosts = inventory()["groups"]["haproxy"][:1]
 
 # The scenario sets max_task_length 4 s and wait_timeout 30 s: 4 s + 25 % = 5 s.
 DERIVED_TIMEOUT = 5
@@ -37,7 +39,7 @@ def test_mysql_listener_carries_the_derived_timeouts_with_units(host):
 
 
 def test_runtime_api_shows_the_timeout_on_an_idle_session(host, lab):
-    with connect(lab["hosts"]["haproxy1"]["ip"], app_account(lab)):
+    with connect(endpoint(lab), app_account(lab)):
         time.sleep(1)
         sessions = runtime_api(host, "show sess all")
     expiries = [int(s) for s in re.findall(r"rex=(\d+)s", sessions)]
@@ -46,14 +48,14 @@ def test_runtime_api_shows_the_timeout_on_an_idle_session(host, lab):
 
 
 def test_idle_connection_survives_the_task_length(lab):
-    with connect(lab["hosts"]["haproxy1"]["ip"], app_account(lab)) as connection, connection.cursor() as cursor:
+    with connect(endpoint(lab), app_account(lab)) as connection, connection.cursor() as cursor:
         time.sleep(4.5)  # longer than max_task_length (4 s), shorter than the derived 5 s
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
 
 
 def test_idle_connection_is_cut_after_the_timeout(lab):
-    with connect(lab["hosts"]["haproxy1"]["ip"], app_account(lab)) as connection, connection.cursor() as cursor:
+    with connect(endpoint(lab), app_account(lab)) as connection, connection.cursor() as cursor:
         time.sleep(DERIVED_TIMEOUT + 1.5)
         with pytest.raises(pymysql.err.OperationalError) as cut:
             cursor.execute("SELECT 1")
@@ -62,7 +64,7 @@ def test_idle_connection_is_cut_after_the_timeout(lab):
 
 def sticky(lab):
     """Whether the scenario runs the sticky writer (galera: yes, on HAProxy 2.6; galera_trixie: the default, no)."""
-    return bool(lab["hosts"]["haproxy1"]["vars"].get("haproxy_sticky_writer", False))
+    return bool(next(iter(lab["hosts"].values()))["vars"].get("haproxy_sticky_writer", False))
 
 
 def test_every_new_connection_reaches_the_same_single_writer(host, lab):
@@ -106,9 +108,7 @@ def test_writer_fails_over_and_moves_back_only_without_the_sticky_writer(host, l
     two nodes never take writes at once; with plain `balance first` they go back to galera1."""
     account = app_account(lab)
     galera1 = node_host(lab, "galera1")
-    proxy = lab["hosts"]["haproxy1"]["ip"]
-
-    def write_through_haproxy():
+    def write_through_haproxy(proxy=endpoint(lab)):
         with connect(proxy, account, connect_timeout=2, read_timeout=5) as connection, connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS failover_probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64))")
             cursor.execute("INSERT INTO failover_probe (node) VALUES (@@wsrep_node_name)")
@@ -133,8 +133,11 @@ def test_writer_fails_over_and_moves_back_only_without_the_sticky_writer(host, l
     wait_for(lambda: health(lab["hosts"]["galera1"]["ip"]) == (200, "up: Synced"), timeout=120, what="galera1 Synced")
     wait_for(lambda: server_states(host, "mysql")["galera1"] == "UP", timeout=20, what="galera1 UP in HAProxy")
     if sticky(lab):
-        assert [write_through_haproxy() for _write in range(10)] == ["galera2"] * 10
-        assert "server_key=galera2" in runtime_api(host, "show table mysql")
+        # Every HAProxy host: they share the writer choice through their peers section.
+        for name in lab["groups"]["haproxy"]:
+            proxy = lab["hosts"][name]["ip"]
+            assert [write_through_haproxy(proxy) for _write in range(5)] == ["galera2"] * 5, name
+            assert "server_key=galera2" in runtime_api(node_host(lab, name), "show table mysql"), name
     else:
         assert [write_through_haproxy() for _write in range(10)] == ["galera1"] * 10
 
@@ -165,7 +168,7 @@ def test_connections_go_to_a_live_node_when_every_check_fails(host, lab):
     try:
         wait_for(lambda: set(server_states(host, "mysql").values()) == {"DOWN"}, timeout=15, what="every check failed")
         assert writer_name(lab, account) == "galera1"
-        with connect(lab["hosts"]["haproxy1"]["ip"], account) as connection, connection.cursor() as cursor:
+        with connect(endpoint(lab), account) as connection, connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS last_resort_probe (id INT AUTO_INCREMENT PRIMARY KEY)")
             cursor.execute("INSERT INTO last_resort_probe VALUES ()")
     finally:

@@ -2,7 +2,7 @@
 
 import time
 
-from labdb import app_account, run_playbook
+from labdb import app_account, endpoint, run_playbook
 from writer import ContinuousWriter, rows_on
 
 testinfra_hosts = ["haproxy"]
@@ -10,7 +10,7 @@ testinfra_hosts = ["haproxy"]
 
 def test_rolling_restart_loses_no_acknowledged_write(lab):
     account = app_account(lab)
-    writer = ContinuousWriter(lab["hosts"]["haproxy1"]["ip"], 3306, account["user"], account["password"],
+    writer = ContinuousWriter(endpoint(lab), 3306, account["user"], account["password"],
                               account["database"], rate=20).start()
     time.sleep(2)
     started = time.monotonic()

@@ -107,6 +107,20 @@ def haproxy_hosts():
     return hosts
 
 
+def vip_of_the_lab():
+    """The VIP the scenario's inventory sets, as Ansible renders it ("" without one)."""
+    env = ansible_env()
+    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    result = subprocess.run([str(BIN / "ansible"), groups()["haproxy"], "-i", inventory_dir(), "-m",
+                             "ansible.builtin.debug", "-a", "var=dbstack_vip | default('')"],
+                            capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = {task[next(key for key in task if key.startswith("dbstack_vip"))]
+              for play in json.loads(result.stdout)["plays"] for t in play["tasks"] for task in t["hosts"].values()}
+    assert len(values) == 1, values
+    return values.pop()
+
+
 def live_checksums():
     return {host: r["stat"]["checksum"] for host, r in adhoc("ansible.builtin.stat", {"path": LIVE_CONFIG}).items()}
 
@@ -118,6 +132,14 @@ def test_audit_passes_on_the_collections_own_deployment(haproxy_hosts):
     assert "PASS: every audited timeout" in output
     for host in haproxy_hosts:
         assert f"{host} mysql timeout client" in output
+    held = adhoc("ansible.builtin.command", {"argv": ["ip", "-o", "-4", "addr", "show"]})
+    vip = vip_of_the_lab()
+    if vip:
+        holders = [host for host, r in sorted(held.items()) if f" {vip}/" in r["stdout"]]
+        assert (f"clients connect to the virtual IP {vip} (dbstack_vip), held now by {', '.join(holders)}; every "
+                f"HAProxy host that can take it over is audited: {', '.join(haproxy_hosts)}") in output
+    else:
+        assert "no virtual IP (dbstack_vip): clients connect to these HAProxy hosts directly: " in output
 
 
 def test_audit_passes_in_check_mode_and_changes_nothing(haproxy_hosts):

@@ -79,13 +79,18 @@ def test_after_a_writer_failover_both_haproxy_hosts_stay_on_the_new_writer(lab):
     assert {writer_in_table(lab, name) for name in lab["groups"]["haproxy"]} == {new}
 
 
-@pytest.mark.parametrize(("vip", "message"), [
-    ("", "has 2 HAProxy hosts but keepalived_vip (dbstack_vip) is empty"),
-    ("10.99.0.1", "the virtual IP 10.99.0.1 is outside the subnet of any interface of haproxy"),
-    ("not-an-ip", "the virtual IP 'not-an-ip' is not an IPv4 address"),
+@pytest.mark.parametrize(("extra_vars", "message"), [
+    (["dbstack_vip="], "has 2 HAProxy hosts but keepalived_vip (dbstack_vip) is empty"),
+    (["dbstack_vip=10.99.0.1"], "the virtual IP 10.99.0.1 is outside the subnet of any interface of haproxy"),
+    (["dbstack_vip=not-an-ip"], "the virtual IP 'not-an-ip' is not an IPv4 address"),
+    (["keepalived_vrrp_version=2"], "keepalived_vrrp_version=2 needs keepalived_auth_pass of 1 to 8 characters"),
+    (["keepalived_vrrp_version=2", "keepalived_auth_pass=lab-only"],
+     "keepalived_advert_interval=0.5 does not fit VRRP version 2"),
+    (["keepalived_virtual_router_id=300"], "keepalived_virtual_router_id=300 must be 1 to 255"),
 ])
-def test_a_bad_vip_stops_site_yml_before_any_host_changes(lab, vip, message):
-    result = run_playbook("playbooks/site.yml", "-e", f"dbstack_vip={vip}", check=False)
+def test_bad_vrrp_input_stops_site_yml_before_any_host_changes(lab, extra_vars, message):
+    arguments = [argument for pair in extra_vars for argument in ("-e", pair)]
+    result = run_playbook("playbooks/site.yml", *arguments, check=False)
     assert result.returncode != 0
     assert " ".join(message.split()) in " ".join(result.stdout.split()), result.stdout[-3000:]
     recap = result.stdout.split("PLAY RECAP", 1)[1]

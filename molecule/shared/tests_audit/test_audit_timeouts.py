@@ -112,11 +112,11 @@ def vip_of_the_lab():
     env = ansible_env()
     env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     result = subprocess.run([str(BIN / "ansible"), groups()["haproxy"], "-i", inventory_dir(), "-m",
-                             "ansible.builtin.debug", "-a", "var=dbstack_vip | default('')"],
+                             "ansible.builtin.debug", "-a", json.dumps({"msg": "{{ dbstack_vip | default('') }}"})],
                             capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    values = {task[next(key for key in task if key.startswith("dbstack_vip"))]
-              for play in json.loads(result.stdout)["plays"] for t in play["tasks"] for task in t["hosts"].values()}
+    values = {task["msg"] for play in json.loads(result.stdout)["plays"] for t in play["tasks"]
+              for task in t["hosts"].values()}
     assert len(values) == 1, values
     return values.pop()
 

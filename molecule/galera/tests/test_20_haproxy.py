@@ -63,8 +63,15 @@ def test_idle_connection_is_cut_after_the_timeout(lab):
 
 
 def sticky(lab):
-    """Whether the scenario runs the sticky writer (galera: yes, on HAProxy 2.6; galera_trixie: the default, no)."""
-    return bool(next(iter(lab["hosts"].values()))["vars"].get("haproxy_sticky_writer", False))
+    """Whether the deployed HAProxy runs the sticky writer: the role's default `auto` turns it on with HAProxy 2.6
+    (galera, Debian 12) and leaves it off with 3.0 (galera_trixie, Debian 13)."""
+    name = lab["groups"]["haproxy"][0]
+    return "stick on int(1)" in node_host(lab, name).file("/etc/haproxy/haproxy.cfg").content_string
+
+
+def test_the_sticky_writer_follows_the_haproxy_version(host):
+    version = host.check_output("haproxy -v").split()[2]
+    assert ("stick on int(1)" in host.file("/etc/haproxy/haproxy.cfg").content_string) is (int(version.split(".")[0]) < 3)
 
 
 def test_every_new_connection_reaches_the_same_single_writer(host, lab):

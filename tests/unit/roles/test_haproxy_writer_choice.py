@@ -320,3 +320,17 @@ def test_last_resort_when_every_check_fails(cluster):
     stand_ins.healthy.update(dict.fromkeys(NODES, False))
     wait_until(lambda: all(proxy.state(name) == 0 for name in NODES), what="every server down")
     assert lands_on(PROXIES["haproxy1"], port) == "galera1"
+
+
+@pytest.mark.parametrize(("setting", "version", "sticky"), [
+    ("auto", "2.6.12", True),   # Debian 12: proven by the drills
+    ("auto", "3.0.11", False),  # Debian 13: not yet (docs/failover.md)
+    ("auto", "0", True),        # check mode before HAProxy is installed
+    (True, "3.0.11", True),
+    (False, "2.6.12", False),
+])
+def test_sticky_writer_auto_follows_the_installed_version(tmp_path, setting, version, sticky):
+    text = render(tmp_path, "haproxy1", StandIns(), free_port(), free_port(), haproxy_sticky_writer=setting,
+                  __haproxy_version=version)
+    assert ("stick on int(1)" in text) is sticky
+    assert ("\npeers " in text) is sticky

@@ -1,5 +1,5 @@
 # One entry point. A fresh machine needs only:
-#   make lab    - prepare the host, build/reuse images, bring up the 5-host lab, run site.yml
+#   make lab    - prepare the host, build/reuse images, bring up (or keep) the 6-host lab, run site.yml
 #   make test   - everything CI runs (lint, unit, sanity, molecule scenarios)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -7,7 +7,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv host lab lab-down test lint unit sanity molecule bench
+.PHONY: help venv host lab lab-reset lab-down test lint unit sanity molecule bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,8 +18,11 @@ venv: ## Python venv with the pinned toolchain, collection linked into .collecti
 host: ## Install podman and its helpers, write containers.conf (idempotent, needs root)
 	@lab/labctl prepare-host
 
-lab: venv host ## Build/reuse images, start the 5-host lab, deploy playbooks/site.yml, print the endpoint
+lab: venv host ## Build/reuse images, start the 6-host lab (or keep the one there, with its data), run site.yml, print the endpoint
 	@lab/labctl deploy
+
+lab-reset: venv host ## Like lab, but recreate the lab first (its data is lost)
+	@lab/labctl deploy --reset
 
 lab-down: ## Remove the lab's containers and network (safe to run twice)
 	@lab/labctl down

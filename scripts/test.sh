@@ -19,8 +19,8 @@ lint() {
 }
 
 unit() {
-  stage "unit tests (pytest)"
-  pytest -q tests/unit
+  stage "unit tests (pytest), and labctl's own tests on a one-host lab"
+  pytest -q tests/unit tests/lab
 }
 
 sanity() {

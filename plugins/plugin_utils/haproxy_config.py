@@ -74,6 +74,8 @@ _RELEVANT_KEYWORDS = frozenset({"timeout", "bind", "mode", "default_backend", "u
 # Address prefixes of bind lines that never listen on a TCP port.
 _PORTLESS_PREFIXES = ("unix@", "abns@", "fd@", "sockpair@", "/")
 _ENV_RE = re.compile(r"\$(\{[^}]*\}?|[A-Za-z_][A-Za-z0-9_]*)")
+# What HAProxy's parse_line() separates words with (isspace() without the line ends, see split_words).
+_WORD_SEPARATORS = " \t\x0b\x0c"
 _SINGLE_ESCAPES = {" ": " ", "\\": "\\", "#": "#", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -125,13 +127,26 @@ _UNSET = Setting(None, None, None, None)
 
 
 def split_words(line, source="haproxy.cfg", number=0):
-    """Cut ``line`` into words with HAProxy's quoting rules; return (words, uses_env).
+    r"""Cut ``line`` into words with HAProxy's quoting rules; return (words, uses_env).
 
     Backslash escapes outside single quotes, weak "..." and strong '...'
     quoting, and ``#`` starting a comment anywhere outside quotes (section 2.2
     of HAProxy's configuration manual).  An escape HAProxy does not know keeps
     its backslash, as HAProxy does.
+
+    Measured against HAProxy 2.6 (tests/unit/plugins/plugin_utils/haproxy_corpus.py):
+    words are separated by space, tab, vertical tab and form feed; a carriage
+    return ends the line wherever it is, even inside quotes (the rest of the
+    line is ignored, and an open quote is then unmatched); a NUL byte is refused.
+    Other characters Python's str.splitlines() breaks at (\x1c-\x1e, \x85,
+    U+2028, U+2029) are ordinary characters of a word for HAProxy.
     """
+    if "\x00" in line:
+        raise HaproxyConfigError(
+            f"{source}:{number}: {line.split(chr(0))[0].strip()!r} is followed by a NUL character; HAProxy refuses "
+            f"the file too ('Stray NUL character at position {line.index(chr(0))}')"
+        )
+    line, carriage_return, _rest = line.partition("\r")
     words = []
     current = []
     in_word = False
@@ -175,7 +190,7 @@ def split_words(line, source="haproxy.cfg", number=0):
             in_word = True
         elif char == "#":
             break
-        elif char in " \t\r\n":
+        elif char in _WORD_SEPARATORS:
             if in_word:
                 words.append("".join(current))
                 current = []
@@ -186,7 +201,9 @@ def split_words(line, source="haproxy.cfg", number=0):
         index += 1
     if quote is not None:
         raise HaproxyConfigError(
-            f"{source}:{number}: unmatched {quote} quote in {line.strip()!r}; HAProxy refuses this line too"
+            f"{source}:{number}: unmatched quote ({quote}) in {line.strip()!r}; HAProxy refuses this line too "
+            f"('unmatched quote')" + ("; a carriage return ends the line for HAProxy, even inside quotes"
+                                      if carriage_return else "")
         )
     if in_word:
         words.append("".join(current))
@@ -200,7 +217,8 @@ def parse_config(text, source="haproxy.cfg"):
     sections = []
     current = None
     condition_depth = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # HAProxy reads the file with fgets(): only a line feed ends a statement (see split_words for \r).
+    for number, raw in enumerate(text.split("\n"), start=1):
         words, uses_env = split_words(raw, source, number)
         if not words:
             continue
@@ -275,20 +293,73 @@ class _Proxy:
         return self.kind in ("backend", "listen")
 
 
+# Keywords HAProxy 2.1 removed; it refuses them with this advice (measured on 2.6).
+_REMOVED_TIMEOUT_KEYWORDS = {"clitimeout": "timeout client", "srvtimeout": "timeout server",
+                             "contimeout": "timeout connect"}
+_TIME_UNIT_RE = re.compile(r"\d+(us|ms|s|m|h|d)?")
+
+
+def _check_timer(directive, key, value, source):
+    """Refuse what HAProxy's parse_time_err() refuses: a timer must start with digits, then a unit or nothing.
+
+    Text after a valid unit ('1s500ms') is only a warning for HAProxy 2.6, which uses '1s'; the audit
+    reports it as a finding instead (durations.haproxy_time_ms).
+    """
+    match = _TIME_UNIT_RE.match(value)
+    end = match.end() if match else 0
+    if end < len(value) and not (match and match.group(1)):
+        raise HaproxyConfigError(
+            f"{source}:{directive.line}: {directive.text!r}: {value!r} is not an HAProxy time; HAProxy refuses "
+            f"this line too (\"unexpected character '{value[end]}' in 'timeout {key}'\"). Write digits and one "
+            f"unit, e.g. 'timeout {key} 1125s'"
+        )
+
+
 def _own_settings(section, inherited, source):
     """Apply a section's own lines on top of what it inherited; the last line of a kind wins, as in HAProxy."""
     settings = dict(inherited)
     for directive in section.directives:
         words = directive.words
-        if words[0] == "mode" and len(words) >= 2:
+        keyword = words[0]
+        if keyword == "mode" and len(words) >= 2:
             settings["mode"] = Setting(words[1], directive.line, directive.text, section.label, directive.uses_env)
-        elif words[0] == "timeout" and len(words) >= 2 and words[1] in TIMEOUT_KEYS:
+        elif keyword == "default_backend" and len(words) >= 2:
+            # Inherited from defaults like a timeout (measured: a listen then never uses its own servers).
+            settings["default_backend"] = Setting(words[1], directive.line, directive.text, section.label,
+                                                  directive.uses_env)
+        elif keyword == "use_backend" and section.kind == "defaults":
+            raise HaproxyConfigError(
+                f"{source}:{directive.line}: {directive.text!r}: HAProxy refuses this line too (\"'use_backend' not "
+                f"allowed in 'defaults' section\"); put it in the frontend or listen section"
+            )
+        elif keyword in _REMOVED_TIMEOUT_KEYWORDS:
+            raise HaproxyConfigError(
+                f"{source}:{directive.line}: {directive.text!r}: HAProxy refuses this line (\"the '{keyword}' "
+                f"directive is not supported anymore since HAProxy 2.1\"); write "
+                f"'{_REMOVED_TIMEOUT_KEYWORDS[keyword]}' with a unit instead"
+            )
+        elif keyword != "timeout" and keyword.split()[:1] == ["timeout"]:
+            # 'timeout\\ client' is ONE word for HAProxy, so not the timeout keyword at all.
+            raise HaproxyConfigError(
+                f"{source}:{directive.line}: {directive.text!r}: HAProxy reads {keyword!r} as one word and refuses "
+                f"this line too (\"unknown keyword '{keyword}' in '{section.kind}' section\"); separate the words "
+                f"with a plain space"
+            )
+        elif keyword == "timeout" and len(words) >= 2 and words[1] in TIMEOUT_KEYS + ("http-request",):
             key = words[1]
-            if len(words) != 3:
+            if len(words) < 3:
+                raise HaproxyConfigError(
+                    f"{source}:{directive.line}: {directive.text!r}: 'timeout {key}' needs a value; HAProxy refuses "
+                    f"this line too"
+                )
+            if len(words) > 3:
                 raise HaproxyConfigError(
                     f"{source}:{directive.line}: {directive.text!r}: 'timeout {key}' takes exactly one value; "
-                    f"HAProxy refuses this line too"
+                    f"HAProxy refuses this line too (\"'timeout {key}' : unexpected extra argument '{words[3]}' after "
+                    f"value '{words[2]}'\"). A vertical tab or form feed separates words like a space for HAProxy"
                 )
+            if not directive.uses_env:
+                _check_timer(directive, key, words[2], source)
             if section.kind == "frontend" and key in _BACKEND_TIMEOUTS:
                 continue  # HAProxy: "will be ignored because frontend has no backend capability"
             if section.kind == "backend" and key in _FRONTEND_TIMEOUTS:
@@ -400,45 +471,114 @@ def find_mysql_listeners(proxies, listener=None, port=DEFAULT_MYSQL_PORT, source
     return found
 
 
+# Lines that give a proxy something to forward to besides "server" lines.
+_SERVER_KEYWORDS = frozenset({"server", "server-template", "dispatch"})
+
+
+def _servers(proxy):
+    return [d for d in proxy.section.directives if d.words[0] in _SERVER_KEYWORDS]
+
+
 def _backends_of(frontend, proxies, source):
-    """Where the frontend sends connections: use_backend targets, then default_backend (or itself for a listen)."""
+    """Where the frontend sends connections: use_backend targets, then default_backend (or itself for a listen).
+
+    ``default_backend`` may come from the defaults section; measured on HAProxy 2.6, a listen section
+    with one (its own or inherited) sends every connection there and never uses its own servers.
+    An empty list: HAProxy accepts the file but has nowhere to send a connection (measured: it closes
+    each one at once, without a word from a server).
+    """
     by_name = {p.name: p for p in proxies if p.backend_capable}
     names = []
-    default = None
     for directive in frontend.section.directives:
         words = directive.words
-        if words[0] in ("use_backend", "default_backend") and len(words) >= 2:
-            target = words[1]
-            if "%[" in target or directive.uses_env:
-                raise HaproxyConfigError(
-                    f"{source}:{directive.line}: {directive.text!r} in {frontend.kind} '{frontend.name}' chooses the "
-                    f"backend at run time; the audit cannot know which backend's timeouts apply. Audit with the "
-                    f"listener set to a section that names its backend"
-                )
-            if words[0] == "default_backend":
-                default = (target, directive)
-            elif target not in names:
-                names.append((target, directive))
+        if words[0] == "use_backend" and len(words) >= 2:
+            _check_static_target(frontend, directive, source)
+            if words[1] not in [name for name, _directive in names]:
+                names.append((words[1], directive))
+    default = frontend.settings.get("default_backend")
     targets = list(names)
     if default is not None:
-        targets.append(default)
+        if default.uses_env or "%[" in default.value:
+            _check_static_target(frontend, Directive(("default_backend", default.value), default.line,
+                                                     default.text, default.uses_env), source)
+        targets.append((default.value, default))
     chosen = []
-    for target, directive in targets:
+    for target, where in targets:
         if target not in by_name:
+            kind = "default_backend" if where is default else "use_backend"
             raise HaproxyConfigError(
-                f"{source}:{directive.line}: {directive.text!r} names backend '{target}', which does not exist "
-                f"(HAProxy refuses this too)"
+                f"{source}:{where.line}: {where.text!r} names backend '{target}', which does not exist; HAProxy "
+                f"refuses this too (\"Proxy '{frontend.name}': unable to find required {kind}: '{target}'\")"
             )
-        if by_name[target] not in chosen:
-            chosen.append(by_name[target])
+        backend = by_name[target]
+        if frontend.mode == "http" and backend.mode != "http":
+            raise HaproxyConfigError(
+                f"{source}:{where.line}: {where.text!r}: HAProxy refuses this (\"http frontend '{frontend.name}' "
+                f"tries to use incompatible tcp backend '{target}'\"); set 'mode tcp' on both for MySQL"
+            )
+        if backend not in chosen:
+            chosen.append(backend)
     if default is None and frontend.backend_capable and frontend not in chosen:
         chosen.append(frontend)
-    if not chosen:
-        raise HaproxyConfigError(
-            f"{source}:{frontend.section.line}: frontend '{frontend.name}' has no default_backend or use_backend, so "
-            f"HAProxy has no server to send MySQL connections to; add 'default_backend NAME'"
-        )
     return chosen
+
+
+def _check_static_target(frontend, directive, source):
+    if "%[" in directive.words[1] or directive.uses_env:
+        raise HaproxyConfigError(
+            f"{source}:{directive.line}: {directive.text!r} in {frontend.kind} '{frontend.name}' chooses the "
+            f"backend at run time; the audit cannot know which backend's timeouts apply. Audit with the "
+            f"listener set to a section that names its backend"
+        )
+
+
+def _timer_ms(setting):
+    """Milliseconds HAProxy 2.6 uses for a value (0: not set); None when it comes from the environment.
+
+    Text after a valid unit is ignored by HAProxy with a warning (measured: '1s500ms' cuts at 1 s).
+    """
+    if setting is None or setting.value is None:
+        return 0
+    if setting.uses_env:
+        return None
+    match = _TIME_UNIT_RE.match(setting.value)
+    return durations.haproxy_time_ms(match.group(0), "timeout")
+
+
+def _idle_cut(frontend, backend):
+    """When HAProxy 2.6 closes a MySQL connection that has received the server's greeting and stays idle.
+
+    Every rule here is measured by tests/unit/plugins/plugin_utils/test_haproxy_idle_cut.py:
+
+    * no backend, or a backend without servers: closed at once, no greeting;
+    * either side in mode http: HAProxy waits for an HTTP request the MySQL client never sends, so no
+      greeting reaches the client, and the frontend's 'timeout http-request', else 'timeout client',
+      closes it;
+    * mode tcp: the backend's 'timeout tunnel', when set, replaces client and server as soon as the
+      connection is established, longer or shorter; otherwise the shorter of the frontend's client
+      and the backend's server timeout; neither: never.  client-fin/server-fin do not apply to a
+      connection open in both directions.
+    """
+    if backend is None or not _servers(backend):
+        where = "no backend" if backend is None else f"{backend.kind} '{backend.name}' has no server"
+        return {"greets": False, "milliseconds": 0, "by": None, "why": where}
+    if "http" in (frontend.mode, backend.mode):
+        for key in ("http-request", "client"):
+            value = _timer_ms(frontend.settings.get(key))
+            if value != 0:
+                return {"greets": False, "milliseconds": value, "by": key, "why": "mode http"}
+        return {"greets": False, "milliseconds": None, "by": None, "why": "mode http"}
+    tunnel = _timer_ms(backend.settings.get("tunnel"))
+    if tunnel != 0:
+        return {"greets": True, "milliseconds": tunnel, "by": "tunnel", "why": "tunnel supersedes client/server"}
+    sides = {"client": _timer_ms(frontend.settings.get("client")), "server": _timer_ms(backend.settings.get("server"))}
+    if None in sides.values():
+        return {"greets": True, "milliseconds": None, "by": None, "why": "set from the environment"}
+    set_sides = {key: value for key, value in sides.items() if value}
+    if not set_sides:
+        return {"greets": True, "milliseconds": None, "by": None, "why": "no timeout"}
+    key = min(set_sides, key=lambda k: (set_sides[k], k))
+    return {"greets": True, "milliseconds": set_sides[key], "by": key, "why": "the shorter of client and server"}
 
 
 def _setting_dict(setting):
@@ -462,19 +602,29 @@ def listener_timeouts(text, listener=None, port=DEFAULT_MYSQL_PORT, source="hapr
     proxies = _resolve(parse_config(text, source), source)
     results = []
     for frontend in find_mysql_listeners(proxies, listener, port, source):
-        for backend in _backends_of(frontend, proxies, source):
+        backends = _backends_of(frontend, proxies, source)
+        # HAProxy 2.6 warns: "In proxy 'NAME', the 'default_backend' rule always has precedence over the
+        # servers, which will never be used." (measured with an own and with an inherited default_backend).
+        unused = _servers(frontend) if frontend.backend_capable and frontend not in backends else []
+        for backend in backends or [None]:
             timeouts = {}
             for key in TIMEOUT_KEYS:
                 owner = frontend if key in _FRONTEND_TIMEOUTS else backend
-                timeouts[key] = _setting_dict(owner.settings.get(key, _UNSET))
+                timeouts[key] = _setting_dict(owner.settings.get(key, _UNSET) if owner else _UNSET)
+            modes = (frontend.mode, backend.mode if backend else frontend.mode)
             results.append(
                 {
                     "listener": frontend.name,
                     "listener_type": frontend.kind,
                     "listener_line": frontend.section.line,
-                    "backend": backend.name,
-                    "backend_type": backend.kind,
-                    "mode": frontend.mode if frontend is backend else f"{frontend.mode}/{backend.mode}",
+                    "backend": backend.name if backend else None,
+                    "backend_type": backend.kind if backend else None,
+                    "mode": modes[0] if backend is None or frontend is backend else f"{modes[0]}/{modes[1]}",
+                    "modes": {"listener": _setting_dict(frontend.settings.get("mode", _UNSET)),
+                              "backend": _setting_dict(backend.settings.get("mode", _UNSET)) if backend else None},
+                    "unused_servers": [{"line": d.line, "text": d.text} for d in unused],
+                    "default_backend": _setting_dict(frontend.settings.get("default_backend", _UNSET)),
+                    "idle_cut": _idle_cut(frontend, backend),
                     "timeouts": timeouts,
                 }
             )
@@ -517,6 +667,70 @@ def _row(check, setting=None):
             "section": setting.get("section"), "seconds": None, "meaning": "", "findings": []}
 
 
+def _routing_checks(result, proxy, source):
+    """Rows for what makes the timeouts moot: no server at all, mode http, servers never used."""
+    checks = []
+    listener_at = f"{source}:{result['listener_line']} ({proxy})"
+    idle_cut = result.get("idle_cut") or {}
+    if idle_cut.get("milliseconds") == 0 and not idle_cut.get("greets"):
+        row = _row("backend")
+        row.update(written="-", seconds=0, meaning="no server: every connection closed at once")
+        row["findings"].append(
+            f"{listener_at}: HAProxy has no server to send MySQL connections to ({idle_cut['why']}): it accepts the "
+            f"file and closes every connection at once, before the server's greeting (measured on HAProxy 2.6). "
+            f"Fix: give {proxy} a 'default_backend' whose backend has 'server' lines"
+        )
+        checks.append(row)
+    elif not idle_cut.get("greets", True):
+        modes = result.get("modes") or {}
+        setting = next((m for m in (modes.get("listener"), modes.get("backend")) if m and m["value"] == "http"),
+                       None) or _setting_dict(_UNSET)
+        row = _row("mode", setting)
+        seconds = idle_cut.get("milliseconds")
+        row.update(meaning="HTTP: MySQL cannot work through it",
+                   seconds=None if seconds is None else durations.haproxy_time_seconds(f"{seconds}ms"))
+        after = ("never closes it" if seconds is None
+                 else f"closes it after {_seconds_text(Fraction(seconds, 1000))} ('timeout {idle_cut['by']}')")
+        where = _where(setting, source) if setting["line"] else listener_at
+        row["findings"].append(
+            f"{where}: '{setting['text'] or 'mode http'}': the MySQL listener is in mode {result['mode']}, so HAProxy "
+            f"waits for an HTTP request the MySQL client never sends; the server's greeting never reaches the client "
+            f"and HAProxy {after} (measured on HAProxy 2.6). Fix: write 'mode tcp' in {proxy}"
+            + (f" and in backend '{result['backend']}'" if result.get("backend") not in (None, result["listener"])
+               else "")
+        )
+        checks.append(row)
+    for server in result.get("unused_servers") or []:
+        row = _row("servers", {"value": server["text"], "line": server["line"], "section": proxy})
+        row["meaning"] = "never used"
+        default = result.get("default_backend") or {}
+        row["findings"].append(
+            f"{source}:{server['line']} ({proxy}): '{server['text']}' is never used: the 'default_backend' of "
+            f"{_where(default, source)} ('{default.get('text')}') always has precedence over a listen section's "
+            f"servers (HAProxy warns the same at start), so MySQL connections go to backend "
+            f"'{result['backend']}' and its timeouts are the ones that apply. Fix: remove that default_backend, "
+            f"or move the server lines into backend '{result['backend']}'"
+        )
+        checks.append(row)
+    return checks
+
+
+def _superseded_row(row, setting, key, where, fix_value):
+    """A client/server timeout the tunnel timeout replaces once connected: shown, and only its notation checked."""
+    row["meaning"] = "replaced by the tunnel timeout once connected"
+    if setting["value"] is None or setting["uses_env"]:
+        return
+    try:
+        row["seconds"] = durations.haproxy_time_seconds(setting["value"])
+    except durations.DurationError:
+        return
+    if not durations.haproxy_time_has_unit(setting["value"]):
+        row["findings"].append(
+            f"{where}: '{setting['text']}' = {_seconds_text(row['seconds'])}, not {setting['value']} s: HAProxy reads "
+            f"a number without a unit as MILLISECONDS. Fix: always write the unit, e.g. 'timeout {key} {fix_value}'"
+        )
+
+
 def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.cfg"):
     """Check one entry of listener_timeouts() against the longest task and MariaDB's wait_timeout.
 
@@ -535,10 +749,14 @@ def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.c
         recommended = durations.haproxy_timeouts(wait_seconds, max_task_length)["client"]
     fix_value = recommended or "<a value with a unit, longer than the longest task and at most wait_timeout>"
     proxy = f"{result['listener_type']} '{result['listener']}'"
-    backend = f"{result['backend_type']} '{result['backend']}'"
+    backend = f"{result['backend_type']} '{result['backend']}'" if result["backend"] else proxy
     timeouts = result["timeouts"]
     milliseconds = {}
-    checks = []
+    checks = _routing_checks(result, proxy, source)
+    idle_cut = result.get("idle_cut") or {}
+    # Measured on HAProxy 2.6: once a TCP connection is established the tunnel timeout, longer or
+    # shorter, is the only one that closes it while idle.
+    superseded = idle_cut.get("by") == "tunnel"
 
     for key in TIMEOUT_KEYS:
         setting = timeouts[key]
@@ -548,6 +766,9 @@ def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.c
         findings = row["findings"]
         where = _where(setting, source)
         fix = f"Fix: write 'timeout {key} {fix_value}' in {owner}"
+        if superseded and key in ("client", "server"):
+            _superseded_row(row, setting, key, where, fix_value)
+            continue
 
         if setting["value"] is not None and setting["uses_env"]:
             row["meaning"] = "unknown: set from HAProxy's environment"
@@ -616,14 +837,11 @@ def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.c
                 f"value promises connections a life they do not get. {fix}"
             )
 
-    if "tunnel" in milliseconds:
-        for row in checks[:2]:
-            if row["meaning"] == "idle limit":
-                row["meaning"] = "idle limit until the tunnel timeout takes over"
-
     pair = _row("client = server")
     checks.append(pair)
-    if "client" in milliseconds and "server" in milliseconds:
+    if superseded:
+        pair["meaning"] = "not used once connected: the tunnel timeout applies"
+    elif "client" in milliseconds and "server" in milliseconds:
         client, server = timeouts["client"], timeouts["server"]
         pair["written"] = f"{client['value']} / {server['value']}"
         shorter = Fraction(min(milliseconds["client"], milliseconds["server"]), 1000)

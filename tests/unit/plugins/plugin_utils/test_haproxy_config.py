@@ -62,7 +62,8 @@ def test_unmatched_quote_is_refused_with_the_line():
     with pytest.raises(hc.HaproxyConfigError) as e:
         hc.split_words("timeout client \"20m", SRC, 7)
     assert str(e.value) == (
-        "haproxy1:/etc/haproxy/haproxy.cfg:7: unmatched \" quote in 'timeout client \"20m'; HAProxy refuses this line too"
+        "haproxy1:/etc/haproxy/haproxy.cfg:7: unmatched quote (\") in 'timeout client \"20m'; HAProxy refuses this "
+        "line too ('unmatched quote')"
     )
 
 
@@ -137,7 +138,7 @@ def test_tunnel_from_defaults_is_reported_and_supersedes():
     assert checks["timeout tunnel"]["written"] == "10m"
     assert checks["timeout tunnel"]["seconds"] == 600
     assert checks["timeout tunnel"]["meaning"] == "replaces client/server once connected"
-    assert checks["timeout client"]["meaning"] == "idle limit until the tunnel timeout takes over"
+    assert checks["timeout client"]["meaning"] == "replaced by the tunnel timeout once connected"
     assert checks["timeout tunnel"]["findings"] == [
         "haproxy1:/etc/haproxy/haproxy.cfg:7 (anonymous defaults at line 4): 'timeout tunnel 10m' = 600 s is not "
         "longer than the longest task (max_task_length=15m = 900 s): in TCP mode the tunnel timeout replaces client "
@@ -148,6 +149,60 @@ def test_tunnel_from_defaults_is_reported_and_supersedes():
     # client-fin only concerns half-closed connections: shorter than the task is fine.
     assert checks["timeout client-fin"]["meaning"] == "half-closed connections only"
     assert checks["timeout client-fin"]["findings"] == []
+
+
+def test_a_long_tunnel_timeout_is_not_a_false_alarm_for_short_client_and_server():
+    """Measured (haproxy_corpus 'tunnel_longer'): the tunnel timeout alone cuts an idle established connection."""
+    text = ("listen mysql\n  bind :3306\n  mode tcp\n  timeout client 30s\n  timeout server 1m\n"
+            "  timeout tunnel 1125s\n  server galera1 10.0.0.11:3306\n")
+    result = hc.listener_timeouts(text, source=SRC)[0]
+    assert result["idle_cut"] == {"greets": True, "milliseconds": 1125000, "by": "tunnel",
+                                  "why": "tunnel supersedes client/server"}
+    checks = {row["check"]: row for row in hc.audit_listener(result, "15m", 28800, SRC)}
+    assert all_findings(checks) == []
+    assert checks["timeout server"]["seconds"] == 60
+    assert checks["client = server"]["meaning"] == "not used once connected: the tunnel timeout applies"
+
+
+def test_a_listener_in_mode_http_is_a_finding():
+    text = ("defaults web\n  mode http\n  timeout client 20m\n  timeout server 20m\n"
+            "listen mysql from web\n  bind :3306\n  server galera1 10.0.0.11:3306\n")
+    result = hc.listener_timeouts(text, source=SRC)[0]
+    assert result["idle_cut"] == {"greets": False, "milliseconds": 1200000, "by": "client", "why": "mode http"}
+    checks = {row["check"]: row for row in hc.audit_listener(result, "15m", 28800, SRC)}
+    assert checks["mode"]["findings"] == [
+        "haproxy1:/etc/haproxy/haproxy.cfg:2 (defaults 'web'): 'mode http': the MySQL listener is in mode http, so "
+        "HAProxy waits for an HTTP request the MySQL client never sends; the server's greeting never reaches the "
+        "client and HAProxy closes it after 1200 s ('timeout client') (measured on HAProxy 2.6). Fix: write "
+        "'mode tcp' in listen 'mysql'"
+    ]
+
+
+def test_servers_a_default_backend_makes_unused_are_a_finding():
+    text = ("defaults\n  mode tcp\n  timeout client 20m\n  timeout server 20m\n  default_backend other\n"
+            "listen mysql\n  bind :3306\n  server galera1 10.0.0.11:3306\n"
+            "backend other\n  server galera2 10.0.0.12:3306\n")
+    result = hc.listener_timeouts(text, source=SRC)[0]
+    checks = hc.audit_listener(result, "15m", 28800, SRC)
+    assert [row["findings"] for row in checks if row["check"] == "servers"] == [[
+        "haproxy1:/etc/haproxy/haproxy.cfg:8 (listen 'mysql'): 'server galera1 10.0.0.11:3306' is never used: the "
+        "'default_backend' of haproxy1:/etc/haproxy/haproxy.cfg:5 (anonymous defaults at line 1) ('default_backend "
+        "other') always has precedence over a listen section's servers (HAProxy warns the same at start), so MySQL "
+        "connections go to backend 'other' and its timeouts are the ones that apply. Fix: remove that "
+        "default_backend, or move the server lines into backend 'other'"
+    ]]
+
+
+def test_a_listener_without_any_server_is_a_finding():
+    result = hc.listener_timeouts("listen mysql\n  bind :3306\n  timeout client 20m\n  timeout server 20m\n",
+                                  source=SRC)[0]
+    checks = {row["check"]: row for row in hc.audit_listener(result, "15m", 28800, SRC)}
+    assert checks["backend"]["findings"] == [
+        "haproxy1:/etc/haproxy/haproxy.cfg:1 (listen 'mysql'): HAProxy has no server to send MySQL connections to "
+        "(listen 'mysql' has no server): it accepts the file and closes every connection at once, before the "
+        "server's greeting (measured on HAProxy 2.6). Fix: give listen 'mysql' a 'default_backend' whose backend "
+        "has 'server' lines"
+    ]
 
 
 # ---- which listener ---------------------------------------------------------------------------
@@ -216,9 +271,19 @@ def test_dynamic_backend_cannot_be_audited():
     )
 
 
-def test_frontend_without_backend():
-    with pytest.raises(hc.HaproxyConfigError, match="frontend 'mysql' has no default_backend or use_backend"):
-        hc.listener_timeouts("frontend mysql\n  bind :3306\n")
+def test_frontend_without_backend_closes_every_connection_at_once():
+    """HAProxy accepts it (measured: no warning) and closes each connection at once; not a refusal."""
+    (result,) = hc.listener_timeouts("frontend mysql\n  bind :3306\n")
+    assert (result["backend"], result["idle_cut"]) == (
+        None, {"greets": False, "milliseconds": 0, "by": None, "why": "no backend"})
+
+
+def test_default_backend_inherited_from_defaults_replaces_the_listens_own_servers():
+    text = ("defaults\n  mode tcp\n  default_backend other\nlisten mysql\n  bind :3306\n"
+            "  server g 10.0.0.1:3306\nbackend other\n  timeout server 1s\n  server h 10.0.0.2:3306\n")
+    (result,) = hc.listener_timeouts(text)
+    assert (result["backend"], result["timeouts"]["server"]["value"]) == ("other", "1s")
+    assert result["unused_servers"] == [{"line": 6, "text": "server g 10.0.0.1:3306"}]
 
 
 def test_relevant_line_inside_a_conditional_block_is_refused():
@@ -304,7 +369,8 @@ def test_missing_and_zero_mean_no_timeout():
 
 
 def test_tunnel_zero_means_not_set():
-    text = "listen mysql\n  bind :3306\n  timeout client 20m\n  timeout server 20m\n  timeout tunnel 0\n"
+    text = ("listen mysql\n  bind :3306\n  timeout client 20m\n  timeout server 20m\n  timeout tunnel 0\n"
+            "  server galera1 10.0.0.11:3306\n")
     result = hc.listener_timeouts(text)[0]
     checks = {row["check"]: row for row in hc.audit_listener(result, "15m", 28800)}
     assert checks["timeout tunnel"]["meaning"] == "not set: client/server apply"

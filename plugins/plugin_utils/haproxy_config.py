@@ -693,7 +693,7 @@ def _routing_checks(result, proxy, source):
                  else f"closes it after {_seconds_text(Fraction(seconds, 1000))} ('timeout {idle_cut['by']}')")
         where = _where(setting, source) if setting["line"] else listener_at
         row["findings"].append(
-            f"{where}: '{setting['text'] or 'mode http'}': the MySQL listener is in mode {result['mode']}, so HAProxy "
+            f"{where}: '{setting['text'] or 'mode http'}': {_mode_text(result)}, so HAProxy "
             f"waits for an HTTP request the MySQL client never sends; the server's greeting never reaches the client "
             f"and HAProxy {after} (measured on HAProxy 2.6). Fix: write 'mode tcp' in {proxy}"
             + (f" and in backend '{result['backend']}'" if result.get("backend") not in (None, result["listener"])
@@ -713,6 +713,13 @@ def _routing_checks(result, proxy, source):
         )
         checks.append(row)
     return checks
+
+
+def _mode_text(result):
+    listener, _slash, backend = result["mode"].partition("/")
+    if not backend or backend == listener:
+        return f"the MySQL listener is in mode {listener}"
+    return f"the MySQL listener is in mode {listener} and its backend '{result['backend']}' in mode {backend}"
 
 
 def _superseded_row(row, setting, key, where, fix_value):

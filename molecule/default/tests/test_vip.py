@@ -109,3 +109,36 @@ def test_nothing_in_front_of_the_cluster_opens_connections_that_never_log_in(lab
     before = aborted_connects()
     time.sleep(6)  # six check intervals of every HAProxy host and track script
     assert aborted_connects() == before
+
+
+def test_a_router_id_another_vrrp_cluster_uses_stops_site_yml_before_any_host_changes(lab):
+    """Another VRRP cluster on the same network (here: keepalived on the app host, multicast, router id 77,
+    its own address .101) would fight ours for the VIP if both used one router id."""
+    app_name = lab["groups"]["app"][0]
+    app = node_host(lab, app_name)
+    app.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends keepalived")
+    vip = lab_vip(lab)
+    other_vip = vip.rsplit(".", 1)[0] + ".101"
+    app.check_output(f"""cat > /etc/keepalived/keepalived.conf <<'CONF'
+vrrp_instance OTHER_CLUSTER {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 77
+    priority 100
+    advert_int 1
+    virtual_ipaddress {{
+        {other_vip}/24
+    }}
+}}
+CONF
+systemctl restart keepalived""")
+    try:
+        result = run_playbook("playbooks/site.yml", "-e", "keepalived_virtual_router_id=77", check=False)
+    finally:
+        app.check_output("systemctl stop keepalived && DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived")
+    assert result.returncode != 0
+    message = (f"keepalived_virtual_router_id=77 is already used on the network of haproxy1 by "
+               f"{lab['hosts'][app_name]['ip']} (VRRP advertisements heard there)")
+    assert message in " ".join(result.stdout.split()), result.stdout[-3000:]
+    recap = result.stdout.split("PLAY RECAP", 1)[1]
+    assert not re.search(r"changed=[1-9]", recap), recap

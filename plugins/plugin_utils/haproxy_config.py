@@ -482,7 +482,7 @@ def _servers(proxy):
 def _backends_of(frontend, proxies, source):
     """Where the frontend sends connections: use_backend targets, then default_backend (or itself for a listen).
 
-    ``default_backend`` may come from the defaults section; measured on HAProxy 2.6, a listen section
+    ``default_backend`` may come from the defaults section; measured on HAProxy 2.6 and 3.0, a listen section
     with one (its own or inherited) sends every connection there and never uses its own servers.
     An empty list: HAProxy accepts the file but has nowhere to send a connection (measured: it closes
     each one at once, without a word from a server).
@@ -677,7 +677,7 @@ def _routing_checks(result, proxy, source):
         row.update(written="-", seconds=0, meaning="no server: every connection closed at once")
         row["findings"].append(
             f"{listener_at}: HAProxy has no server to send MySQL connections to ({idle_cut['why']}): it accepts the "
-            f"file and closes every connection at once, before the server's greeting (measured on HAProxy 2.6). "
+            f"file and closes every connection at once, before the server's greeting (measured on HAProxy 2.6 and 3.0). "
             f"Fix: give {proxy} a 'default_backend' whose backend has 'server' lines"
         )
         checks.append(row)
@@ -695,7 +695,7 @@ def _routing_checks(result, proxy, source):
         row["findings"].append(
             f"{where}: '{setting['text'] or 'mode http'}': {_mode_text(result)}, so HAProxy "
             f"waits for an HTTP request the MySQL client never sends; the server's greeting never reaches the client "
-            f"and HAProxy {after} (measured on HAProxy 2.6). Fix: write 'mode tcp' in {proxy}"
+            f"and HAProxy {after} (measured on HAProxy 2.6 and 3.0). Fix: write 'mode tcp' in {proxy}"
             + (f" and in backend '{result['backend']}'" if result.get("backend") not in (None, result["listener"])
                else "")
         )

@@ -7,12 +7,19 @@ binds) and ``@SERVER@`` (a stand-in Galera node that greets like mysqld).  `meas
 greeting and then stays idle until HAProxy closes the connection, and returns what it saw.
 
 Every case gets its own 127.0.0.x address, so many can run at once.  Nothing leaves loopback.
+
+Run as a script (``python3 haproxy_live.py CORPUS.py``, standard library only) it measures every case of
+CORPUS.py's CASES and prints JSON: that is how the same corpus is measured with another HAProxy
+version inside a lab container (DBSTACK_HAPROXY_CONTAINER, see test_haproxy_idle_cut.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import importlib.util
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -205,3 +212,49 @@ def _connect(process, address, port):
             if time.monotonic() > deadline:
                 raise AssertionError("haproxy did not start listening within 15 s") from None
             time.sleep(0.02)
+
+
+def measure_all(cases, horizon, workers=16):
+    """{name: Measured} for every case of `cases` ({name: {"config": ...}}), measured at once."""
+    greeter = Greeter()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = {name: pool.submit(measure, case["config"], greeter, horizon) for name, case in cases.items()}
+            return {name: future.result() for name, future in futures.items()}
+    finally:
+        greeter.stop()
+
+
+def in_container(container, corpus_path, horizon):
+    """measure_all() run by the haproxy and python3 of a podman container, e.g. a Debian 13 lab host."""
+    directory = "/tmp/dbstack-haproxy-live"
+    subprocess.run(["podman", "exec", container, "mkdir", "-p", directory], check=True, timeout=60)
+    for path in (__file__, corpus_path):
+        subprocess.run(["podman", "cp", str(path), f"{container}:{directory}/"], check=True, timeout=60)
+    answer = subprocess.run(
+        ["podman", "exec", container, "python3", f"{directory}/haproxy_live.py",
+         f"{directory}/{os.path.basename(corpus_path)}", str(horizon)],
+        capture_output=True, text=True, check=True, timeout=600,
+    )
+    document = json.loads(answer.stdout)
+    return document["version"], {name: Measured(**fields) for name, fields in document["cases"].items()}
+
+
+def version():
+    """The first line of `haproxy -v`, e.g. 'HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/'."""
+    return subprocess.run([HAPROXY, "-v"], capture_output=True, text=True, check=True).stdout.split("\n")[0]
+
+
+def main(argv):
+    spec = importlib.util.spec_from_file_location("corpus", argv[1])
+    corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(corpus)
+    horizon = float(argv[2]) if len(argv) > 2 else corpus.HORIZON
+    results = measure_all(corpus.CASES, horizon)
+    print(json.dumps({"version": version(), "cases": {name: vars(m) for name, m in results.items()}}))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv)

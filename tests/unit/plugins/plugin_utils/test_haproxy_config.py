@@ -173,7 +173,7 @@ def test_a_listener_in_mode_http_is_a_finding():
     assert checks["mode"]["findings"] == [
         "haproxy1:/etc/haproxy/haproxy.cfg:2 (defaults 'web'): 'mode http': the MySQL listener is in mode http, so "
         "HAProxy waits for an HTTP request the MySQL client never sends; the server's greeting never reaches the "
-        "client and HAProxy closes it after 1200 s ('timeout client') (measured on HAProxy 2.6). Fix: write "
+        "client and HAProxy closes it after 1200 s ('timeout client') (measured on HAProxy 2.6 and 3.0). Fix: write "
         "'mode tcp' in listen 'mysql'"
     ]
 
@@ -200,7 +200,7 @@ def test_a_listener_without_any_server_is_a_finding():
     assert checks["backend"]["findings"] == [
         "haproxy1:/etc/haproxy/haproxy.cfg:1 (listen 'mysql'): HAProxy has no server to send MySQL connections to "
         "(listen 'mysql' has no server): it accepts the file and closes every connection at once, before the "
-        "server's greeting (measured on HAProxy 2.6). Fix: give listen 'mysql' a 'default_backend' whose backend "
+        "server's greeting (measured on HAProxy 2.6 and 3.0). Fix: give listen 'mysql' a 'default_backend' whose backend "
         "has 'server' lines"
     ]
 

@@ -8,12 +8,22 @@ messages must carry the case's phrase.  All cases run at once (threads: each mos
 once per session.
 
 A missing binary fails these tests instead of skipping them: a green run must mean HAProxy agreed.
+
+The host's haproxy is Debian 12's 2.6.  To measure with another version, point
+DBSTACK_HAPROXY_CONTAINER at a podman container that has haproxy and python3, e.g. a Debian 13 lab
+host (HAProxy 3.0)::
+
+    lab/labctl up --name dbstack-h14 --subnet 10.213.95.0/24 --hosts h1:haproxy --release trixie
+    podman exec dbstack-h14-h1 apt-get install -y haproxy python3
+    DBSTACK_HAPROXY_CONTAINER=dbstack-h14-h1 .venv/bin/python -m pytest tests/unit/plugins/plugin_utils/test_haproxy_idle_cut.py
+    lab/labctl down --name dbstack-h14
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import os
 import time
+from pathlib import Path
 
 import haproxy_live
 import pytest
@@ -29,19 +39,19 @@ PARSER_LISTEN, PARSER_SERVER = "127.0.0.1:3306", "127.0.0.1:3307"
 
 @pytest.fixture(scope="module")
 def measured():
-    if haproxy_live.HAPROXY is None:
-        pytest.fail("haproxy is not installed; run `make host` - the corpus is measured with the real binary",
-                    pytrace=False)
-    greeter = haproxy_live.Greeter()
     started = time.monotonic()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
-            futures = {name: pool.submit(haproxy_live.measure, case["config"], greeter, HORIZON)
-                       for name, case in CASES.items()}
-            results = {name: future.result() for name, future in futures.items()}
-    finally:
-        greeter.stop()
+    container = os.environ.get("DBSTACK_HAPROXY_CONTAINER")
+    if container:
+        corpus = Path(__file__).with_name("haproxy_corpus.py")
+        version, results = haproxy_live.in_container(container, corpus, HORIZON)
+    else:
+        if haproxy_live.HAPROXY is None:
+            pytest.fail("haproxy is not installed; run `make host` - the corpus is measured with the real binary",
+                        pytrace=False)
+        version = haproxy_live.version()
+        results = haproxy_live.measure_all(CASES, HORIZON, WORKERS)
     results["__elapsed__"] = time.monotonic() - started
+    results["__version__"] = version
     return results
 
 
@@ -80,3 +90,8 @@ def test_parser_agrees_with_haproxy(measured, name):
 
 def test_the_harness_is_quick(measured):
     assert measured["__elapsed__"] < 60, measured["__elapsed__"]
+
+
+def test_measured_with_haproxy_2_6_or_3_0(measured):
+    """The versions the roles support: Debian 12's 2.6 on the host, Debian 13's 3.0 in a lab container."""
+    assert measured["__version__"].startswith(("HAProxy version 2.6.", "HAProxy version 3.0.")), measured["__version__"]

@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.dbstack.galera.plugins.plugin_utils import durations, haproxy_config
 
 _NAME = "haproxy_listener_timeouts"
-_ACCEPTED = ("listener", "port", "max_task_length", "wait_timeout", "source")
+_ACCEPTED = ("listener", "port", "max_task_length", "wait_timeout", "source", "check_output", "check_rc")
 
 
 def haproxy_listener_timeouts(
@@ -25,6 +25,8 @@ def haproxy_listener_timeouts(
     max_task_length=None,
     wait_timeout=None,
     source="haproxy.cfg",
+    check_output=None,
+    check_rc=0,
     **unexpected,
 ):
     """haproxy.cfg text -> one entry per MySQL listener/backend path, audited when max_task_length is given."""
@@ -47,6 +49,8 @@ def haproxy_listener_timeouts(
             return results
         for result in results:
             checks = haproxy_config.audit_listener(result, max_task_length, wait_timeout, source)
+            if check_output:
+                checks.extend(haproxy_config.haproxy_check_rows(result, check_output, check_rc or 0, source))
             result["checks"] = checks
             result["findings"] = [finding for check in checks for finding in check["findings"]]
             result["ok"] = not result["findings"]

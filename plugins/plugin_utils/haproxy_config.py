@@ -677,8 +677,8 @@ def _routing_checks(result, proxy, source):
         row.update(written="-", seconds=0, meaning="no server: every connection closed at once")
         row["findings"].append(
             f"{listener_at}: HAProxy has no server to send MySQL connections to ({idle_cut['why']}): it accepts the "
-            f"file and closes every connection at once, before the server's greeting (measured on HAProxy 2.6 and 3.0). "
-            f"Fix: give {proxy} a 'default_backend' whose backend has 'server' lines"
+            f"file and closes every connection at once, before the server's greeting (measured on HAProxy 2.6 and "
+            f"3.0). Fix: give {proxy} a 'default_backend' whose backend has 'server' lines"
         )
         checks.append(row)
     elif not idle_cut.get("greets", True):
@@ -736,6 +736,45 @@ def _superseded_row(row, setting, key, where, fix_value):
             f"{where}: '{setting['text']}' = {_seconds_text(row['seconds'])}, not {setting['value']} s: HAProxy reads "
             f"a number without a unit as MILLISECONDS. Fix: always write the unit, e.g. 'timeout {key} {fix_value}'"
         )
+
+
+_CHECK_LINE_RE = re.compile(r"^\[(WARNING|ALERT)\]\s*(?:\(\d+\)\s*:\s*)?(?:config\s*:\s*)?(.*)$")
+
+
+def haproxy_check_rows(result, output, returncode=0, source="haproxy.cfg"):
+    """Rows for what ``haproxy -c`` (run on the HAProxy host) says about this listener or its backend.
+
+    ``output`` is its stdout and stderr.  A warning is kept when it names the listener or the backend
+    ('NAME' in quotes, as HAProxy writes it): HAProxy knows things the audit does not read.  A file
+    HAProxy refuses (``returncode`` not 0) is a finding with every alert, whatever it names.
+    """
+    names = {f"'{name}'" for name in (result["listener"], result.get("backend")) if name}
+    warnings, alerts = [], []
+    for line in str(output or "").split("\n"):
+        match = _CHECK_LINE_RE.match(line.strip())
+        if not match:
+            continue
+        level, text = match.groups()
+        if level == "ALERT":
+            alerts.append(text.strip())
+        elif any(name in text for name in names):
+            warnings.append(text.strip())
+    if not warnings and not (returncode and alerts):
+        return []
+    proxy = f"{result['listener_type']} '{result['listener']}'"
+    row = _row("haproxy -c")
+    row.update(written="-", meaning="HAProxy refuses the file" if returncode else f"{len(warnings)} warning(s)")
+    if returncode and alerts:
+        row["findings"].append(
+            f"{source}: haproxy -c on this host refuses the file: {' / '.join(alerts)}. HAProxy would not start or "
+            f"reload with it. Fix: correct what HAProxy names"
+        )
+    for warning in warnings:
+        row["findings"].append(
+            f"{source}: haproxy -c on this host warns about {proxy}: {warning}. Fix: correct the line HAProxy names; "
+            f"a warned line does not do what it says"
+        )
+    return [row]
 
 
 def audit_listener(result, max_task_length, wait_timeout=None, source="haproxy.cfg"):

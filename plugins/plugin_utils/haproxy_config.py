@@ -305,6 +305,12 @@ def _check_timer(directive, key, value, source):
     Text after a valid unit ('1s500ms') is only a warning for HAProxy 2.6, which uses '1s'; the audit
     reports it as a finding instead (durations.haproxy_time_ms).
     """
+    if not value:
+        raise HaproxyConfigError(
+            f"{source}:{directive.line}: {directive.text!r}: an empty value; HAProxy refuses this line too "
+            f"(\"'timeout {key}' expects an integer value (in milliseconds)\"). Write digits and one unit, e.g. "
+            f"'timeout {key} 1125s'"
+        )
     match = _TIME_UNIT_RE.match(value)
     end = match.end() if match else 0
     if end < len(value) and not (match and match.group(1)):

@@ -58,6 +58,15 @@ CASES = {
     "last_line_wins": {"config": _listen("    timeout client 1s\n    timeout client 2s\n    timeout server 2s\n")},
     "two_values_refused": {"refused": "unexpected extra argument '2s' after value '1s'",
                            "config": _listen("    timeout client 1s 2s\n    timeout server 2s\n")},
+    "microseconds": {"config": _listen("    timeout client 1500000us\n    timeout server 3s\n")},
+    "uppercase_unit_refused": {"refused": "unexpected character 'S' in 'timeout client'",
+                               "config": _listen("    timeout client 1S\n    timeout server 2s\n")},
+    "plus_sign_refused": {"refused": "unexpected character '+' in 'timeout client'",
+                          "config": _listen("    timeout client +1s\n    timeout server 2s\n")},
+    "empty_value_refused": {"refused": "'timeout client' expects an integer value (in milliseconds)",
+                            "config": _listen('    timeout client ""\n    timeout server 2s\n')},
+    "server_zero": {"warning": "missing timeouts for proxy 'mysql'",
+                    "config": _listen("    timeout client 1s\n    timeout server 0\n")},
     "clitimeout_refused": {"refused": "is not supported anymore since HAProxy 2.1",
                            "config": _listen("    clitimeout 1000\n    timeout server 2s\n")},
     # ---- defaults and inheritance ----------------------------------------------------------------
@@ -77,6 +86,11 @@ CASES = {
     "anonymous_defaults_from_named": {
         "config": _G + "defaults base\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n\n"
         "defaults from base\n    timeout server 2s\n\nlisten mysql\n    bind @LISTEN@\n    server galera1 @SERVER@\n"},
+    "frontend_and_backend_from_different_defaults": {
+        "config": _G + "defaults fe\n    mode tcp\n    timeout connect 1s\n    timeout client 1500ms\n"
+        "    timeout server 500ms\n\ndefaults be\n    mode tcp\n    timeout connect 1s\n    timeout client 500ms\n"
+        "    timeout server 2s\n\nfrontend mysql from fe\n    bind @LISTEN@\n    default_backend galera\n\n"
+        "backend galera from be\n    server galera1 @SERVER@\n"},
     "listen_overrides_defaults": {
         "config": _listen("    timeout client 2s\n    timeout server 2s\n",
                           head=_G + _D + "    timeout client 1s\n    timeout server 1s\n")},
@@ -107,6 +121,13 @@ CASES = {
     "default_backend_reset_by_later_defaults": {
         "config": _listen("", head=_G + _D + "    default_backend other\n\n" + _D
                           + "    timeout client 2s\n    timeout server 2s\n") + _OTHER},
+    "default_backend_in_named_defaults": {
+        "config": _G + "defaults routed\n    mode tcp\n    timeout connect 1s\n    timeout client 3s\n"
+        "    timeout server 3s\n    default_backend other\n\nfrontend mysql from routed\n    bind @LISTEN@\n" + _OTHER},
+    "listen_tunnel_unused_behind_default_backend": {
+        "why": "the listen's own tunnel timeout does not apply: its connections go to the other backend",
+        "config": _listen("    timeout tunnel 3s\n    default_backend other\n",
+                          head=_G + _D + "    timeout client 3s\n    timeout server 3s\n") + _OTHER},
     "use_backend_first": {
         "config": _fe_be("    timeout client 3s\n    use_backend other if TRUE\n", "    timeout server 3s\n",
                          extra=_OTHER)},
@@ -133,6 +154,11 @@ CASES = {
         "config": _listen("    mode tcp\n    timeout server 1s\n",
                           head=_G + "defaults\n    mode http\n    timeout connect 1s\n    timeout client 3s\n"
                           "    timeout server 3s\n")},
+    "tcp_frontend_backend_http_from_defaults": {
+        "config": _G + "defaults\n    mode http\n    timeout connect 1s\n    timeout client 2s\n"
+        "    timeout server 2s\n\n"
+        "frontend mysql\n    bind @LISTEN@\n    mode tcp\n    default_backend galera\n\n"
+        "backend galera\n    server galera1 @SERVER@\n"},
     "tcp_frontend_http_backend": {
         "config": _fe_be("    timeout client 3s\n", "    mode http\n    timeout server 1s\n")},
     "http_frontend_tcp_backend_refused": {
@@ -150,6 +176,13 @@ CASES = {
         "config": _fe_be("    timeout tunnel 1s\n", "",
                          head=_G + _D + "    timeout client 2s\n    timeout server 2s\n")},
     "tunnel_without_server": {"config": _listen("    timeout client 1s\n    timeout tunnel 2s\n")},
+    "tunnel_from_the_backends_defaults": {
+        "why": "the tunnel timeout is the backend's: its defaults', not the frontend's",
+        "config": _G + "defaults fe\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n"
+        "    timeout tunnel 3s\n\n"
+        "defaults be\n    mode tcp\n    timeout connect 1s\n    timeout server 1s\n    timeout tunnel 2s\n\n"
+        "frontend mysql from fe\n    bind @LISTEN@\n    default_backend galera\n\n"
+        "backend galera from be\n    server galera1 @SERVER@\n"},
     "tunnel_alone": {"warning": "missing timeouts for proxy 'mysql'", "config": _listen("    timeout tunnel 1500ms\n")},
     "tunnel_zero": {"config": _listen("    timeout client 1s\n    timeout server 1s\n    timeout tunnel 0\n")},
     "fin_timeouts_idle": {"why": "client-fin/server-fin only apply to half-closed connections",
@@ -165,6 +198,7 @@ CASES = {
                 "    timeout server 2s\n    server galera1 @SERVER@\n"},
     "tabs": {"config": _G + _D + "\nlisten\tmysql\n\tbind\t@LISTEN@\n\ttimeout\t\tclient\t1s \n"
              "\ttimeout server 2s\n\tserver galera1 @SERVER@\n"},
+    "hex_escape_in_quotes": {"config": _listen('    timeout client "\\x31s"\n    timeout server 2s\n')},
     "crlf_line_ends": {"config": _listen("    timeout client 1s\n    timeout server 2s\n").replace("\n", "\r\n")},
     "carriage_return_ends_the_line": {
         "why": "HAProxy ignores everything after a carriage return; splitlines() would make it a second line",

@@ -386,7 +386,8 @@ def _resolve(sections, source):
             if section.from_name not in defaults_by_name:
                 raise HaproxyConfigError(
                     f"{source}:{section.line}: {section.text!r} inherits from defaults section "
-                    f"'{section.from_name}', which is not defined above it (HAProxy refuses this too)"
+                    f"'{section.from_name}', which is not defined above it; HAProxy refuses this too (\"defaults "
+                    f"section '{section.from_name}' not found for proxy '{section.name}'\")"
                 )
             inherited = defaults_by_name[section.from_name]
         elif section.kind == "defaults":

@@ -94,7 +94,11 @@ CASES = {
     "listen_overrides_defaults": {
         "config": _listen("    timeout client 2s\n    timeout server 2s\n",
                           head=_G + _D + "    timeout client 1s\n    timeout server 1s\n")},
-    "from_undefined_refused": {"refused": "'nowhere'",
+    "from_defined_later_refused": {
+        "refused": "defaults section 'later' not found for proxy 'mysql'",
+        "config": _G + _D + "\nlisten mysql from later\n    bind @LISTEN@\n    server galera1 @SERVER@\n\n"
+        "defaults later\n    mode tcp\n"},
+    "from_undefined_refused": {"refused": "defaults section 'nowhere' not found for proxy 'mysql'",
                                "config": _G + _D + "\nlisten mysql from nowhere\n    bind @LISTEN@\n"
                                "    server galera1 @SERVER@\n"},
     # ---- frontend, backend and routing -------------------------------------------------------------
@@ -134,6 +138,9 @@ CASES = {
     "use_backend_in_defaults_refused": {
         "refused": "'use_backend' not allowed in 'defaults' section",
         "config": _fe_be("", "", head=_G + _D + "    use_backend other if TRUE\n", extra=_OTHER)},
+    "use_backend_missing_refused": {
+        "refused": "unable to find required use_backend: 'nowhere'",
+        "config": _fe_be("    timeout client 3s\n    use_backend nowhere if TRUE\n", "    timeout server 3s\n")},
     "default_backend_missing_refused": {
         "refused": "unable to find required default_backend: 'nowhere'",
         "config": _listen("", head=_G + _D + "    default_backend nowhere\n")},

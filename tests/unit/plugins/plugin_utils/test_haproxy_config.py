@@ -110,7 +110,8 @@ def test_from_a_defaults_section_not_yet_defined_is_an_error():
         hc.listener_timeouts(text, source=SRC)
     assert str(e.value) == (
         "haproxy1:/etc/haproxy/haproxy.cfg:3: 'listen mysql from later' inherits from defaults section 'later', "
-        "which is not defined above it (HAProxy refuses this too)"
+        "which is not defined above it; HAProxy refuses this too (\"defaults section 'later' not found for proxy "
+        "'mysql'\")"
     )
 
 

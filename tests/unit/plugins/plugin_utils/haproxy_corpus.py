@@ -75,6 +75,11 @@ CASES = {
         "why": "a plain defaults starts empty",
         "config": _listen("", head=_G + _D + "    timeout client 1s\n    timeout server 1s\n\n" + _D
                           + "    timeout client 2s\n    timeout server 2s\n")},
+    "tunnel_from_anonymous_defaults": {
+        "config": _listen("    timeout client 3s\n    timeout server 3s\n", head=_G + _D + "    timeout tunnel 1s\n")},
+    "later_defaults_drops_the_tunnel": {
+        "config": _listen("    timeout client 2s\n    timeout server 2s\n",
+                          head=_G + _D + "    timeout tunnel 1s\n\n" + _D)},
     "named_defaults_from": {
         "config": _G + "defaults short\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n"
         "    timeout server 1s\n\n" + _D + "    timeout client 3s\n    timeout server 3s\n\n"

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 
+import haproxy_live
 import jinja2
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -156,69 +154,22 @@ def test_haproxy_time_seconds_agrees_with_haproxy(haproxy, filters, tmp_path, va
             filters["haproxy_time_seconds"](value)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+IDLE_LISTENER = (
+    "global\n    log stdout format raw local0\n"
+    "defaults\n    mode tcp\n    timeout connect 5s\n"
+    "listen idle\n    bind @LISTEN@\n"
+    "    timeout client {value}\n    timeout server {value}\n"
+    "    server galera1 @SERVER@\n"
+)
 
 
-def seconds_until_idle_close(haproxy, tmp_path, timeout_value, give_up_after):
-    """Run HAProxy with `timeout client/server <timeout_value>` and time how long an idle connection lives.
-
-    Returns None when the connection is still open after `give_up_after` seconds.
-    """
-    backend = socket.create_server(("127.0.0.1", 0))
-    held = []
-    threading.Thread(target=lambda: held.append(backend.accept()), daemon=True).start()
-    port = free_port()
-    config = tmp_path / f"idle-{timeout_value}.cfg"
-    config.write_text(
-        "global\n    log stdout format raw local0\n"
-        "defaults\n    mode tcp\n    timeout connect 5s\n"
-        f"listen idle\n    bind 127.0.0.1:{port}\n"
-        f"    timeout client {timeout_value}\n    timeout server {timeout_value}\n"
-        f"    server silent 127.0.0.1:{backend.getsockname()[1]}\n"
-    )
-    # -db: stay in the foreground, so this process is the one we stop.
-    process = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        client = None
-        deadline = time.monotonic() + 10
-        while client is None:
-            try:
-                client = socket.create_connection(("127.0.0.1", port), timeout=1)
-            except OSError:
-                assert process.poll() is None, process.stdout.read().decode()
-                assert time.monotonic() < deadline, "haproxy did not start listening"
-                time.sleep(0.05)
-        with client:
-            started = time.monotonic()
-            client.settimeout(give_up_after)
-            try:
-                closed = client.recv(1) == b""
-            except TimeoutError:
-                return None
-            except ConnectionResetError:
-                closed = True
-            assert closed
-            return time.monotonic() - started
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        backend.close()
-        for connection, _address in held:
-            connection.close()
-
-
-def test_a_bare_number_is_milliseconds_for_the_running_haproxy(haproxy, tmp_path):
+def test_a_bare_number_is_milliseconds_for_the_running_haproxy(haproxy, filters):
     """The trap itself, observed: "300" closes an idle connection after 0.3 s, "300s" does not."""
-    bare = seconds_until_idle_close(haproxy, tmp_path, "300", give_up_after=10)
-    assert bare is not None and 0.2 <= bare < 5, f"idle connection closed after {bare} s"
-
-    with_unit = seconds_until_idle_close(haproxy, tmp_path, "300s", give_up_after=1)
-    assert with_unit is None, f"idle connection with '300s' closed after {with_unit} s"
+    greeter = haproxy_live.Greeter()
+    try:
+        bare = haproxy_live.measure(IDLE_LISTENER.format(value="300"), greeter, horizon=10)
+        with_unit = haproxy_live.measure(IDLE_LISTENER.format(value="300s"), greeter, horizon=1.5)
+    finally:
+        greeter.stop()
+    assert bare.cut is not None and abs(bare.cut - filters["haproxy_time_seconds"]("300")) <= 0.2, bare
+    assert with_unit.greeted and with_unit.cut is None, with_unit

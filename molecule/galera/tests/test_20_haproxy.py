@@ -115,6 +115,7 @@ def test_writer_fails_over_and_moves_back_only_without_the_sticky_writer(host, l
     two nodes never take writes at once; with plain `balance first` they go back to galera1."""
     account = app_account(lab)
     galera1 = node_host(lab, "galera1")
+
     def write_through_haproxy(proxy=endpoint(lab)):
         with connect(proxy, account, connect_timeout=2, read_timeout=5) as connection, connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS failover_probe (id INT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64))")

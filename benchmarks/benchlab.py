@@ -1,11 +1,15 @@
-"""The benchmarks' own lab: 3 Galera nodes, HAProxy and a client host, deployed by site.yml.
+"""The benchmarks' own lab: 3 Galera nodes, two HAProxy hosts behind a virtual IP and a client host,
+deployed by site.yml.
 
-Name dbstack-bench, subnet 10.213.70.0/24. The client host is in group `bench` (not `app`), so
-site.yml deploys no smoke app there; benchmarks install their own tools on it.
+Name dbstack-bench, subnet 10.213.70.0/24, the VIP .100 of it (keepalived, the role's defaults). The
+client host is in group `bench` (not `app`), so site.yml deploys no smoke app there; benchmarks
+install their own tools on it. Every benchmark but vip_failover.py sends its load to haproxy1's
+own address, so which host holds the VIP does not matter to them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -22,14 +26,18 @@ from labdb import cluster_whole, writer_name  # noqa: E402  pylint: disable=wron
 
 LAB_NAME = "dbstack-bench"
 LAB_SUBNET = "10.213.70.0/24"
-LAB_HOSTS = "galera1:galera,galera2:galera,galera3:galera,haproxy1:haproxy,client1:bench"
+LAB_HOSTS = "galera1:galera,galera2:galera,galera3:galera,haproxy1:haproxy,haproxy2:haproxy,client1:bench"
 NODES = ("galera1", "galera2", "galera3")
+HAPROXY_HOSTS = ("haproxy1", "haproxy2")
+VIP = str(ipaddress.ip_network(LAB_SUBNET).network_address + 100)
 ACCOUNT = {"user": "bench", "password": "lab-only-bench-secret", "database": "bench"}
 
 # Role settings per profile, passed to site.yml as extra vars. "default" is what the roles ship;
 # "tuned" trades tolerance of network pauses for faster eviction of a dead writer.
 BASE_VARS = {
     "dbstack_max_task_length": "15m",
+    # Two HAProxy hosts need the virtual IP (keepalived role); .100 of the lab subnet, as `make lab` has it.
+    "dbstack_vip": VIP,
     "mariadb_galera_sst_password": "lab-only-sst-secret",
     "mariadb_galera_databases": [{"name": ACCOUNT["database"]}],
     "mariadb_galera_users": [{"name": ACCOUNT["user"], "password": ACCOUNT["password"],
@@ -82,11 +90,19 @@ def bench_lab(args):
             lab.down()
 
 
+def source_version() -> str:
+    """The commit the roles were deployed from, and how many files differed from it."""
+    head = run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD", check=False).stdout.strip() or "unknown"
+    changed = run("git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", check=False).stdout
+    count = len(changed.splitlines())
+    return f"{head}{f' + {count} changed files' if count else ''}"
+
+
 def write_results(path: str | None, results: dict) -> None:
-    """The results as JSON for report.py, with the time they were measured."""
+    """The results as JSON for report.py, with the time they were measured and the source they ran from."""
     if path:
-        Path(path).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **results},
-                                         indent=1))
+        Path(path).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                          "source": source_version(), **results}, indent=1))
 
 
 class BenchLab:
@@ -137,8 +153,12 @@ class BenchLab:
 
     @property
     def layout(self) -> dict:
-        """The lab in the shape labdb's helpers take (as molecule/shared/labhosts.py gives it)."""
-        return {"hosts": self.hosts, "groups": {"galera": list(NODES), "haproxy": ["haproxy1"]}}
+        """The lab in the shape labdb's helpers take (as molecule/shared/labhosts.py gives it), each host
+        with the variables every deployment of this lab has: labdb finds the VIP there and asks through it
+        which node is the writer, as an application would."""
+        lab_vars = {**BASE_VARS, "dbstack_lab_name": LAB_NAME, "dbstack_lab_subnet": LAB_SUBNET}
+        return {"hosts": {name: {**host, "name": name, "vars": lab_vars} for name, host in self.hosts.items()},
+                "groups": {"galera": list(NODES), "haproxy": list(HAPROXY_HOSTS)}}
 
     def writer(self) -> str:
         return writer_name(self.layout, ACCOUNT)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -84,6 +85,36 @@ def failover_section(failover: dict) -> list[str]:
                       f"{mode} min/median/max {min(t):.2f} / {statistics.median(t):.2f} / {max(t):.2f} ({len(t)} tries)"
                       for mode, t in evictions.items())]
     errors = sorted({e for t in failover["tries"] for e in t["errors"]})
+    if errors:
+        lines += ["", "Errors the writer saw: " + "; ".join(f"`{e}`" for e in errors)]
+    return lines + [""]
+
+
+def vip_failover_section(vip: dict) -> list[str]:
+    settings = ", ".join(f"`{k}: {v}`" for k, v in vip["settings"].items())
+    sticky = {True: ", sticky writer", False: ", no sticky writer"}.get(vip.get("sticky_writer"), "")
+    version = re.search(r"\d+(?:\.\d+)+", vip["keepalived"])
+    lines = ["## Virtual IP failover", "", f"`benchmarks/vip_failover.py` ({vip['date']}, keepalived "
+             f"{version[0] if version else vip['keepalived']}, VRRP "
+             f"version {vip['vrrp_version']}, `advert_int {vip['advert_int']}`{sticky}"
+             + (f"; on top of the defaults {settings}" if settings else ", the roles' defaults") + "): "
+             f"{vip['rate']:.0f} writes/s through the VIP from the machine that runs the lab; the HAProxy host that "
+             "holds the VIP loses HAProxy (`pkill -KILL -x haproxy`, Debian's unit restarts it), is stopped "
+             "(`podman stop`, started again afterwards) or loses its link silently (`ip link set eth0 down`, no FIN "
+             "or RST, brought up afterwards). Gap = last acknowledged write before the fault to the first after; "
+             "*MASTER after* = when the other host's keepalived logged it took the VIP; *return stall* = the "
+             "longest pause once the lost host is back. Every acknowledged write is looked up on every Galera node.",
+             "", "| mode | tries | gap min s | gap median s | gap max s | VIP moved | MASTER after, median s | "
+             "return stall median s | failed writes | in doubt | lost |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in vip["summary"]:
+        takeover = "-" if row["takeover_median"] is None else f"{row['takeover_median']:.2f}"
+        lines.append(f"| {row['mode']} | {row['tries']} | {row['gap_min']:.2f} | {row['gap_median']:.2f} | "
+                     f"{row['gap_max']:.2f} | {row['vip_moved']} of {row['tries']} | {takeover} | "
+                     f"{row['return_stall_median']:.2f} | {row['failed_writes']} | "
+                     f"{row['in_doubt']} ({row['in_doubt_committed']} committed) | {row['lost']} |")
+    lines += ["", "Target: median gap <= 3 s in each mode, 0 lost."]
+    errors = sorted({e for t in vip["tries"] for e in t["errors"]})
     if errors:
         lines += ["", "Errors the writer saw: " + "; ".join(f"`{e}`" for e in errors)]
     return lines + [""]
@@ -214,6 +245,8 @@ def main() -> int:
                 if timeline_plot(failover, mode, image):
                     out += [f"![{mode}, {failover['profile']} profile](img/{image.name})", ""]
 
+    vip = load(results, "vip_failover")
+    out += vip_failover_section(vip) if vip else kept.get("## Virtual IP failover", [])
     overhead = load(results, "haproxy_overhead")
     out += overhead_section(overhead) if overhead else kept.get("## HAProxy overhead", [])
     health = load(results, "health_check")

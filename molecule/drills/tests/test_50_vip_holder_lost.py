@@ -5,6 +5,7 @@ no FIN, no RST. Writes resume, on the same Galera node (both HAProxy hosts share
 no acknowledged write is lost and the hot rows meet no deadlock. The gap is printed; its targets are
 met in benchmarks/vip_failover.py, not here."""
 
+import ipaddress
 import subprocess
 import time
 
@@ -29,7 +30,11 @@ def restore_host(lab, name, mode):
     if mode == "stop":
         subprocess.run(["podman", "start", lab["hosts"][name]["container"]], check=True, capture_output=True)
     elif mode == "silent":
-        node_host(lab, name).check_output("ip link set eth0 up")
+        # Taking the link down dropped the default route with it; nothing puts it back by itself, and
+        # Ansible's facts (default_ipv4) need it.
+        subnet = next(iter(lab["hosts"].values()))["vars"]["dbstack_lab_subnet"]
+        gateway = str(ipaddress.ip_network(subnet).network_address + 1)
+        node_host(lab, name).check_output(f"ip link set eth0 up && ip route replace default via {gateway} dev eth0")
     host = node_host(lab, name)
     wait_for(lambda: host.run("systemctl is-active haproxy keepalived").stdout.split() == ["active", "active"],
              timeout=90, what=f"haproxy and keepalived active on {name} again")

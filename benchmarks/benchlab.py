@@ -73,6 +73,19 @@ def add_lab_options(parser) -> None:
     parser.add_argument("--reuse", action="store_true", help="use the lab an earlier --keep left up, as deployed then")
 
 
+def role_settings(parser, items: list[str]) -> dict:
+    """--set VARIABLE=VALUE items as role variables (each value read as YAML); a malformed one stops the parser."""
+    import yaml  # noqa: PLC0415 - only the benchmarks that take --set need PyYAML
+
+    settings = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or not name:
+            parser.error(f"--set {item!r}: write VARIABLE=VALUE")
+        settings[name] = yaml.safe_load(value)
+    return settings
+
+
 @contextmanager
 def bench_lab(args):
     """The benchmarks' lab for one run: the one --keep left up (--reuse) or a new one (not deployed yet),

@@ -21,67 +21,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-
-import pymysql
 
 from benchlab import ACCOUNT, BASE_VARS, BenchLab, add_lab_options, bench_lab, say, write_results
 from labdb import wait_for
+from writer import HotRowWriter
 
 HOT_ROWS = 5
 RATE = 20.0
 HOLD = 0.02
 WINDOW = 30
-
-
-class HotRowClient(threading.Thread):
-    """UPDATEs the hot rows in turn through HAProxy; counts what each update met."""
-
-    def __init__(self, address: str, keep_connection: bool):
-        super().__init__(daemon=True)
-        self.address, self.keep_connection = address, keep_connection
-        self.stopping = threading.Event()
-        self.counting = threading.Event()
-        self.events = {"ok": 0, "deadlock": 0, "other_error": 0}
-        self.nodes: dict[str, int] = {}
-
-    def _connect(self):
-        return pymysql.connect(host=self.address, user=ACCOUNT["user"], password=ACCOUNT["password"],
-                               database=ACCOUNT["database"], autocommit=True, connect_timeout=3, read_timeout=10)
-
-    def run(self):
-        connection, number = None, 0
-        while not self.stopping.is_set():
-            number += 1
-            outcome, node = "ok", None
-            try:
-                if connection is None:
-                    connection = self._connect()
-                with connection.cursor() as cursor:
-                    # A short transaction that does a little work while it holds the row, as a Django
-                    # view or Celery task in transaction.atomic() does.
-                    cursor.execute("BEGIN")
-                    cursor.execute("UPDATE hot_rows SET n = n + 1 WHERE id = %s", (number % HOT_ROWS + 1,))
-                    cursor.execute("DO SLEEP(%s)", (HOLD,))
-                    cursor.execute("COMMIT")
-                    cursor.execute("SELECT @@wsrep_node_name")
-                    node = cursor.fetchone()[0]
-            except pymysql.err.MySQLError as error:
-                outcome = "deadlock" if error.args and error.args[0] == 1213 else "other_error"
-                if connection is not None:
-                    connection.close()
-                connection = None
-            if not self.keep_connection and connection is not None:
-                connection.close()
-                connection = None
-            if self.counting.is_set():
-                self.events[outcome] += 1
-                if node:
-                    self.nodes[node] = self.nodes.get(node, 0) + 1
-            self.stopping.wait(1 / RATE)
-        if connection is not None:
-            connection.close()
 
 
 def haproxy_up(lab: BenchLab, node: str) -> bool:
@@ -98,11 +47,11 @@ def one_try(lab: BenchLab, sticky: bool) -> dict:
     wait_for(lab.whole, timeout=180, interval=1, what="the cluster whole")
     victim = lab.writer()
     address = lab.ip("haproxy1")
-    with pymysql.connect(host=address, user=ACCOUNT["user"], password=ACCOUNT["password"],
-                         database=ACCOUNT["database"], autocommit=True) as connection, connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS hot_rows (id INT PRIMARY KEY, n BIGINT NOT NULL)")
-        cursor.executemany("INSERT IGNORE INTO hot_rows VALUES (%s, 0)", [(i,) for i in range(1, HOT_ROWS + 1)])
-    clients = [HotRowClient(address, keep_connection=True), HotRowClient(address, keep_connection=False)]
+    clients = [HotRowWriter(address, ACCOUNT["user"], ACCOUNT["password"], ACCOUNT["database"], keep_connection=keep,
+                            rate=RATE, hold=HOLD, rows=HOT_ROWS) for keep in (True, False)]
+    clients[0].prepare()
+    for client in clients:
+        client.counting.clear()  # counted only in the window after the old writer is back
     for client in clients:
         client.start()
     time.sleep(3)
@@ -116,8 +65,7 @@ def one_try(lab: BenchLab, sticky: bool) -> dict:
         client.counting.set()
     time.sleep(WINDOW)
     for client in clients:
-        client.stopping.set()
-        client.join(15)
+        client.stop()
     result = {"sticky": sticky, "victim": victim, "moved_to": moved_to,
               "kept_connection": clients[0].events | {"nodes": clients[0].nodes},
               "per_write_connection": clients[1].events | {"nodes": clients[1].nodes}}

@@ -24,9 +24,8 @@ import re
 import statistics
 import sys
 
-import yaml
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, BenchLab, add_lab_options, bench_lab, say, write_results
+from benchlab import ACCOUNT, BASE_VARS, NODES, BenchLab, add_lab_options, bench_lab, role_settings, say, write_results
 from labdb import wait_for, wsrep_status
 
 TABLES, TABLE_SIZE = 4, 10_000
@@ -133,12 +132,7 @@ def main() -> int:
                         help="a role variable on top of the shipped defaults, e.g. haproxy_writer_mode=multi_writer "
                              "(YAML value; repeatable)")
     args = parser.parse_args()
-    settings = {}
-    for item in args.set:
-        name, separator, value = item.partition("=")
-        if not separator or not name:
-            parser.error(f"--set {item!r}: write VARIABLE=VALUE")
-        settings[name] = yaml.safe_load(value)
+    settings = role_settings(parser, args.set)
 
     with bench_lab(args) as lab:
         if not args.reuse or settings:

@@ -39,10 +39,8 @@ import sys
 import threading
 import time
 
-import yaml
-
 from benchlab import (ACCOUNT, BASE_VARS, HAPROXY_HOSTS, LAB_SUBNET, NODES, VIP, BenchLab, add_lab_options, bench_lab,
-                      run, say, write_results)
+                      role_settings, run, say, write_results)
 from labdb import connect, wait_for
 from writer import ContinuousWriter, audit
 
@@ -283,12 +281,7 @@ def main() -> int:
     unknown = sorted(set(modes) - set(FAULTS))
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(FAULTS)}")
-    settings = {}
-    for item in args.set:
-        name, separator, value = item.partition("=")
-        if not separator or not name:
-            parser.error(f"--set {item!r}: write VARIABLE=VALUE")
-        settings[name] = yaml.safe_load(value)
+    settings = role_settings(parser, args.set)
     if os.geteuid() != 0:
         parser.error("needs root (rootful podman)")
 

@@ -165,6 +165,25 @@ class HotRowWriter(threading.Thread):
             connection.close()
 
 
+class DrillLoad:
+    """The load every VIP drill runs through `address`: a ContinuousWriter (20 INSERTs/s) and two
+    HotRowWriters on the same rows, one keeping its connection and one connecting per transaction."""
+
+    def __init__(self, address, account):
+        credentials = (account["user"], account["password"], account["database"])
+        self.writer = ContinuousWriter(address, 3306, *credentials, rate=20)
+        self.hot_rows = [HotRowWriter(address, *credentials, keep_connection=keep) for keep in (True, False)]
+
+    def start(self):
+        """Start every client, then let them run 2 s so the drill breaks something under way."""
+        self.writer.start()
+        self.hot_rows[0].prepare()
+        for client in self.hot_rows:
+            client.start()
+        time.sleep(2)
+        return self
+
+
 def rows_on(host, port, user, password, database):
     """The set of sequence numbers stored on one node (read directly, not through HAProxy)."""
     with pymysql.connect(host=host, port=port, user=user, password=password, database=database) as connection:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from labdb import app_account, endpoint, lab_vip, node_host, vip_holders, wait_for, wait_whole, writer_name
-from writer import ContinuousWriter, HotRowWriter, audit
+from writer import DrillLoad, audit
 
 RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 
@@ -51,11 +51,8 @@ def test_losing_the_vip_holder_loses_no_write_and_keeps_the_writer(lab, mode):
     assert vip and endpoint(lab) == vip
     node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
     credentials = (account["user"], account["password"], account["database"])
-    writer = ContinuousWriter(vip, 3306, *credentials, rate=20).start()
-    hot_rows = [HotRowWriter(vip, *credentials, keep_connection=keep).prepare() for keep in (True, False)]
-    for client in hot_rows:
-        client.start()
-    time.sleep(2)
+    load = DrillLoad(vip, account).start()
+    writer, hot_rows = load.writer, load.hot_rows
 
     broken_at = time.monotonic()
     break_host(lab, holder, mode)

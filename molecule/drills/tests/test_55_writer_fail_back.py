@@ -6,7 +6,7 @@ two nodes took writes at once. benchmarks/failback.py compares with plain `first
 import time
 
 from labdb import app_account, haproxy_server_up, health, lab_vip, node_host, wait_for, wait_whole, writer_name
-from writer import ContinuousWriter, HotRowWriter, audit
+from writer import DrillLoad, audit
 
 RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 FAIL_BACK_WINDOW = 15
@@ -19,11 +19,8 @@ def test_writer_moves_once_and_stays_with_no_deadlock(lab):
     node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
     credentials = (account["user"], account["password"], account["database"])
     victim = writer_name(lab, account)
-    writer = ContinuousWriter(vip, 3306, *credentials, rate=20).start()
-    hot_rows = [HotRowWriter(vip, *credentials, keep_connection=keep).prepare() for keep in (True, False)]
-    for client in hot_rows:
-        client.start()
-    time.sleep(2)
+    load = DrillLoad(vip, account).start()
+    writer, hot_rows = load.writer, load.hot_rows
 
     # Debian's unit starts mariadbd again after a SIGKILL; the node rejoins by IST.
     node_host(lab, victim).check_output("pkill -KILL -x mariadbd")

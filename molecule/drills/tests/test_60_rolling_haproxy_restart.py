@@ -7,7 +7,7 @@ import time
 
 import pytest
 from labdb import app_account, lab_vip, node_host, vip_holders, wait_for, wait_whole, writer_name
-from writer import ContinuousWriter, HotRowWriter, audit
+from writer import DrillLoad, audit
 
 RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 # What a client sees when the proxy in front of it goes away: the connection, never the database.
@@ -22,11 +22,8 @@ def test_rolling_haproxy_action_fails_no_write_beyond_reconnects(lab, action):
     node = writer_name(lab, account)
     node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
     credentials = (account["user"], account["password"], account["database"])
-    writer = ContinuousWriter(vip, 3306, *credentials, rate=20).start()
-    hot_rows = [HotRowWriter(vip, *credentials, keep_connection=keep).prepare() for keep in (True, False)]
-    for client in hot_rows:
-        client.start()
-    time.sleep(2)
+    load = DrillLoad(vip, account).start()
+    writer, hot_rows = load.writer, load.hot_rows
     # The host without the VIP first, as an operator would.
     order = sorted(lab["groups"]["haproxy"], key=lambda name: name in vip_holders(lab))
     for name in order:

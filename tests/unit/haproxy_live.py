@@ -62,16 +62,37 @@ def mysql_handshake(thread_id=1):
     return struct.pack("<I", len(body))[:3] + b"\x00" + body
 
 
-class Greeter:
+class LoopThread:
+    """An asyncio loop in a daemon thread for stand-in servers; stop() closes them and cancels their tasks."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.servers = []
+
+    def stop(self):
+        async def shutdown():
+            for server in self.servers:
+                server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class Greeter(LoopThread):
     """Stand-in Galera nodes in one thread: each accepted connection gets a handshake, then is left idle.
 
     The node never closes first: it reads until the peer (HAProxy) closes.
     """
 
     def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.servers = []
+        super().__init__()
         self.thread.start()
 
     def listen(self, address):
@@ -95,19 +116,6 @@ class Greeter:
             pass
         writer.close()
 
-    def stop(self):
-        async def shutdown():
-            for server in self.servers:
-                server.close()
-            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @dataclass

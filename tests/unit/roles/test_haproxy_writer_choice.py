@@ -17,12 +17,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from haproxy_live import LoopThread, free_port
 
 HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None)
 pytestmark = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed (make host installs it)")
@@ -32,20 +32,13 @@ NODES = {"galera1": "127.0.0.11", "galera2": "127.0.0.12", "galera3": "127.0.0.1
 PROXIES = {"haproxy1": "127.0.0.21", "haproxy2": "127.0.0.22"}
 
 
-def free_port(address="127.0.0.1"):
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
-class StandIns:
+class StandIns(LoopThread):
     """Three stand-in Galera nodes in a thread of their own; health per node set by the test."""
 
     def __init__(self):
+        super().__init__()
         self.mysql_port, self.health_port = free_port(), free_port()
         self.healthy = dict.fromkeys(NODES, True)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self):
         self.thread.start()
@@ -53,7 +46,6 @@ class StandIns:
         return self
 
     async def _listen(self):
-        self.servers = []
         for name, address in NODES.items():
             self.servers.append(await asyncio.start_server(self._mysql(name), address, self.mysql_port))
             self.servers.append(await asyncio.start_server(self._health(name), address, self.health_port))
@@ -82,18 +74,6 @@ class StandIns:
             writer.close()
         return answer
 
-    def stop(self):
-        async def shutdown():
-            for server in self.servers:
-                server.close()
-            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **overrides):

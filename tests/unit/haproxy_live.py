@@ -117,7 +117,6 @@ class Greeter(LoopThread):
         writer.close()
 
 
-
 @dataclass
 class Measured:
     """What HAProxy did with one configuration."""

@@ -75,7 +75,6 @@ class StandIns(LoopThread):
         return answer
 
 
-
 def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **overrides):
     """haproxy.cfg as the role writes it for `host` (one of `proxies`, by default PROXIES), with Ansible's
     own templating."""

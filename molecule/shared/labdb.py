@@ -9,7 +9,9 @@ import ipaddress
 import os
 import socket
 import subprocess
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pymysql
@@ -124,6 +126,31 @@ def writer_name(lab: dict, account: dict) -> str:
     with connect(endpoint(lab), account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT @@wsrep_node_name")
         return cursor.fetchone()[0]
+
+
+def nodes_of_concurrent_connections(address: str, account: dict, clients: int = 4, each: int = 50) -> Counter:
+    """How many of `clients` x `each` new connections, opened by clients at the same time, landed on
+    each Galera node. A writer choice that holds for one client at a time can still fail here: HAProxy
+    choosing a server for several connections at once is where a stick table that is too small lost
+    its entry."""
+    landed: Counter = Counter()
+    lock = threading.Lock()
+
+    def client():
+        for _connection_number in range(each):
+            with connect(address, account, connect_timeout=3, read_timeout=10) as connection:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT @@wsrep_node_name")
+                    name = cursor.fetchone()[0]
+            with lock:
+                landed[name] += 1
+
+    threads = [threading.Thread(target=client) for _client_number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return landed
 
 
 def cluster_whole(lab: dict, account: dict) -> bool:

@@ -5,7 +5,8 @@ two nodes took writes at once. benchmarks/failback.py compares with plain `first
 
 import time
 
-from labdb import app_account, haproxy_server_up, health, lab_vip, node_host, wait_for, wait_whole, writer_name
+from labdb import (app_account, haproxy_server_up, health, lab_vip, node_host, nodes_of_concurrent_connections, wait_for,
+                   wait_whole, writer_name)
 from writer import DrillLoad, audit
 
 RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
@@ -44,6 +45,11 @@ def test_writer_moves_once_and_stays_with_no_deadlock(lab):
     writers = {name: node_host(lab, name).check_output(f"{RUNTIME} --writer mysql").strip()
                for name in lab["groups"]["haproxy"]}
     assert set(writers.values()) == {successor}, writers
+    # The old writer is first in every HAProxy's order again: any new connection that misses the
+    # writer's entry goes back to it.
+    landed = nodes_of_concurrent_connections(vip, account)
+    assert set(landed) == {successor}, landed
     print(f"\ndrill writer fail-back: {victim} killed, writes moved to {successor} and stayed there for "
-          f"{FAIL_BACK_WINDOW} s after {victim} was back; deadlocks 0; hot rows "
+          f"{FAIL_BACK_WINDOW} s after {victim} was back, and all {landed.total()} new connections opened 4 at "
+          f"a time went there too; deadlocks 0; hot rows "
           f"{[client.events for client in hot_rows]}; continuous writer {result}")

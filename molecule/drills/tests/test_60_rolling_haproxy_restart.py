@@ -6,7 +6,8 @@ are counted), nothing else fails, no acknowledged write is lost and the writer s
 import time
 
 import pytest
-from labdb import app_account, lab_vip, node_host, vip_holders, wait_for, wait_whole, writer_name
+from labdb import (app_account, lab_vip, node_host, nodes_of_concurrent_connections, vip_holders, wait_for, wait_whole,
+                   writer_name)
 from writer import DrillLoad, audit
 
 RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
@@ -47,5 +48,8 @@ def test_rolling_haproxy_action_fails_no_write_beyond_reconnects(lab, action):
     writers = {name: node_host(lab, name).check_output(f"{RUNTIME} --writer mysql").strip()
                for name in lab["groups"]["haproxy"]}
     assert set(writers.values()) == {node}, writers
+    landed = nodes_of_concurrent_connections(vip, account)
+    assert set(landed) == {node}, landed
     print(f"\ndrill rolling HAProxy {action} ({', '.join(order)}): continuous writer {result}; hot rows "
-          f"{[client.events for client in hot_rows]}; writer {node} on every HAProxy host")
+          f"{[client.events for client in hot_rows]}; writer {node} on every HAProxy host, and all "
+          f"{landed.total()} new connections opened 4 at a time went there")

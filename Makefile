@@ -1,13 +1,13 @@
 # One entry point. A fresh machine needs only:
 #   make lab    - prepare the host, build/reuse images, bring up (or keep) the 6-host lab, run site.yml
-#   make test   - everything CI runs (lint, unit, sanity, molecule scenarios)
+#   make test   - everything CI runs (lint, unit, sanity, compat, molecule scenarios)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv host lab lab-reset lab-down test lint unit sanity molecule bench
+.PHONY: help venv host lab lab-reset lab-down test lint unit sanity compat molecule bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ unit: venv ## pytest unit tests for the plugins
 
 sanity: venv ## ansible-test sanity (the parts that work offline)
 	@scripts/test.sh sanity
+
+compat: venv ## Unit and sanity tests on ansible-core 2.17, 2.18, 2.19 and 2.20 (a venv each in .venvs/)
+	@scripts/test.sh compat
 
 molecule: venv host ## Every molecule scenario, one after another
 	@scripts/test.sh molecule

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+# Which ansible-core runs the tests: a venv of scripts/venv.sh (by default the pinned .venv).
+venv=$(realpath "${DBSTACK_VENV:-.venv}")
 # Outside the checkout: inside it, ansible-test would list files through this repo's git
 # and find the copy ignored.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/dbstack-sanity.XXXXXX")
@@ -15,8 +17,8 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t 
 cd "$work"
 # ansible-test bootstraps pip in each sanity venv with a script from a host that is not
 # reachable here; seed its cache with a stand-in that uses ensurepip + PyPI instead.
-pip_version=$(grep -oP "^\s+pip='\K[0-9.]+" "$("$top/.venv/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py")
+pip_version=$(grep -oP "^\s+pip='\K[0-9.]+" "$("$venv/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py")
 mkdir -p ~/.ansible/test/cache
 cp "$top/scripts/ansible_test_get_pip.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
-python=$("$top/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-"$top/.venv/bin/ansible-test" sanity --color no --python "$python" "$@"
+python=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+"$venv/bin/ansible-test" sanity --color no --python "$python" "$@"

@@ -70,16 +70,30 @@ def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "cond
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last seen: {last!r}")
 
 
+def run_command(argv: list, cwd: Path = PROJECT, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (Ansible's tools, as a user would), its output captured; check=True fails the
+    test with that output when it exits non-zero."""
+    argv = [str(argument) for argument in argv]
+    process = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and process.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed (rc={process.returncode}):\n{process.stdout[-6000:]}\n"
+                             f"{process.stderr[-2000:]}")
+    return process
+
+
 def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run one of the project's playbooks against the scenario's inventory, as a user would."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
     bindir = Path(os.sys.executable).parent
-    process = subprocess.run([str(bindir / "ansible-playbook"), "-i", str(inventory), str(PROJECT / playbook), *args],
-                             cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
-    if check and process.returncode != 0:
-        raise AssertionError(f"{playbook} failed (rc={process.returncode}):\n{process.stdout[-6000:]}\n{process.stderr[-2000:]}")
-    return process
+    return run_command([bindir / "ansible-playbook", "-i", inventory, PROJECT / playbook, *args], env=env, check=check)
+
+
+def as_read(output: str) -> str:
+    """Ansible output as a reader sees it, for finding a message in it: whitespace and YAML line folds
+    collapsed to single spaces, and the doubled quote of a single-quoted YAML string ('it''s', as
+    ansible-core before 2.19 prints a message) undone."""
+    return " ".join(output.replace("''", "'").split())
 
 
 def node_host(lab: dict, name: str):

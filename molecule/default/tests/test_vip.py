@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from labdb import connect, health, lab_vip, node_host, run_playbook, vip_holders, wait_for
+from labdb import as_read, connect, health, lab_vip, node_host, run_playbook, vip_holders, wait_for
 
 testinfra_hosts = ["haproxy"]
 
@@ -92,7 +92,7 @@ def test_bad_vrrp_input_stops_site_yml_before_any_host_changes(lab, extra_vars, 
     arguments = [argument for pair in extra_vars for argument in ("-e", pair)]
     result = run_playbook("playbooks/site.yml", *arguments, check=False)
     assert result.returncode != 0
-    assert " ".join(message.split()) in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert " ".join(message.split()) in as_read(result.stdout), result.stdout[-3000:]
     recap = result.stdout.split("PLAY RECAP", 1)[1]
     assert "changed=0" in recap and not re.search(r"changed=[1-9]", recap), recap
 
@@ -139,6 +139,6 @@ systemctl restart keepalived""")
     assert result.returncode != 0
     message = (f"keepalived_virtual_router_id=77 is already used on the network of haproxy1 by "
                f"{lab['hosts'][app_name]['ip']} (VRRP advertisements heard there)")
-    assert message in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert message in as_read(result.stdout), result.stdout[-3000:]
     recap = result.stdout.split("PLAY RECAP", 1)[1]
     assert not re.search(r"changed=[1-9]", recap), recap

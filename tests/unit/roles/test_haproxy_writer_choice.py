@@ -80,7 +80,12 @@ def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **o
     own templating."""
     proxies = proxies or PROXIES
     from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
+    from ansible.template import Templar
+    try:
+        from ansible.template import trust_as_template
+    except ImportError:  # ansible-core before 2.19 templates every string it is given
+        def trust_as_template(value):
+            return value
 
     def trusted(value):
         if isinstance(value, str):

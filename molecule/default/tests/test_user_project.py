@@ -7,6 +7,7 @@ as from ours, without any path, group name or variable that only exists in this 
 import os
 import re
 import sys
+import tarfile
 from pathlib import Path
 
 import yaml
@@ -74,6 +75,11 @@ def test_installed_artifact_converges_the_lab_from_a_users_project(lab, tmp_path
     build = run_command([tools / "ansible-galaxy", "collection", "build", "--output-path", tmp_path, PROJECT])
     artifact = tmp_path / f"dbstack-galera-{galaxy['version']}.tar.gz"
     assert artifact.is_file(), build.stdout
+    # What a user needs, and nothing of the lab, the benchmarks, CI or the development tooling.
+    with tarfile.open(artifact) as contents:
+        shipped = {name.split("/")[0] for name in contents.getnames()}
+    assert shipped == {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.rst", "changelogs", "docs", "meta",
+                       "playbooks", "plugins", "roles"}, sorted(shipped)
 
     project = tmp_path / "their-infra"
     (project / "inventory" / "group_vars").mkdir(parents=True)

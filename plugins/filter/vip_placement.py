@@ -1,10 +1,11 @@
 # Copyright (c) dbstack maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter that places a virtual IP on a host: the interface whose subnet holds it, from Ansible's facts.
+"""Network filters of dbstack.galera, from a host's Ansible facts: where a virtual IP goes
+(vip_placement) and which address the host's peers reach it on (host_address).
 
 The rules live in plugin_utils/network.py; this module only adapts them to Jinja. Documentation is
-in the sidecar vip_placement.yml.
+in the sidecars vip_placement.yml and host_address.yml.
 """
 
 from __future__ import annotations
@@ -26,8 +27,18 @@ def vip_placement(facts, vip, prefix=None, interface=None, host="this host"):
         raise AnsibleFilterError(f"{_NAME}: {e}") from e
 
 
+def host_address(facts, variable, host="this host"):
+    """ansible_facts -> the host's IPv4 address for its peers, or an error naming `variable`."""
+    if not isinstance(facts, dict):
+        raise AnsibleFilterError(f"host_address: expected a host's ansible_facts, got {type(facts).__name__}")
+    try:
+        return network.host_address(facts, variable, host)
+    except network.NetworkError as e:
+        raise AnsibleFilterError(f"host_address: {e}") from e
+
+
 class FilterModule:
-    """Network filter of dbstack.galera: where a virtual IP goes on a host."""
+    """Network filters of dbstack.galera."""
 
     def filters(self):
-        return {"vip_placement": vip_placement}
+        return {"vip_placement": vip_placement, "host_address": host_address}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["NetworkError", "vip_placement"]
+__all__ = ["NetworkError", "host_address", "vip_placement"]
 
 
 class NetworkError(ValueError):
-    """A virtual IP that cannot be placed on the host as given."""
+    """A virtual IP that cannot be placed, or a host address that cannot be chosen, as given."""
 
 
 def _addresses(facts):
@@ -70,3 +70,26 @@ def vip_placement(facts, vip, prefix=None, interface=None, host="this host"):
         raise NetworkError(f"the virtual IP {address} is the network or broadcast address of {ip.network}; choose a "
                            f"host address in it")
     return {"interface": name, "address": str(ip.ip), "network": str(ip.network), "prefix": prefix}
+
+
+def host_address(facts, variable, host="this host"):
+    """The IPv4 address a host's peers reach it on, when the inventory does not set it (`variable`).
+
+    The address of the default route's interface when there is one. Hosts on isolated database
+    networks often have no default route: then the host's only global primary IPv4 address (not
+    loopback, not link-local, not a secondary such as a virtual IP keepalived added). With none or
+    several there is nothing safe to guess, and the error says which variable to set.
+    """
+    default = facts.get("default_ipv4") or {}
+    if default.get("address"):
+        return default["address"]
+    candidates = sorted({str(ip.ip) for _name, ip, primary in _addresses(facts)
+                         if primary and not (ip.ip.is_loopback or ip.ip.is_link_local)},
+                        key=ipaddress.ip_address)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise NetworkError(f"{host} has no default route and no IPv4 address besides loopback (were its network facts "
+                           f"gathered?); set {variable} to the address its peers reach it on")
+    raise NetworkError(f"{host} has no default route and several IPv4 addresses ({', '.join(candidates)}); set "
+                       f"{variable} to the one its peers reach it on")

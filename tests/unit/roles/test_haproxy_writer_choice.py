@@ -17,7 +17,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -80,7 +82,17 @@ def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **o
     own templating."""
     proxies = proxies or PROXIES
     from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
     from ansible.template import Templar
+
+    # The template calls this collection's filters by their full names, as the role does: Ansible's
+    # collection finder must own the ansible_collections package, which conftest.py made a plain
+    # namespace package for importing the plugins directly.
+    for module in [name for name in sys.modules if name.split(".")[0] == "ansible_collections"]:
+        del sys.modules[module]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "already configured" when another test did it
+        init_plugin_loader([str(ROLE.parents[1] / ".collections")])
     try:
         from ansible.template import trust_as_template
     except ImportError:  # ansible-core before 2.19 templates every string it is given
@@ -318,3 +330,16 @@ def test_sticky_writer_auto_follows_the_installed_version(tmp_path, setting, ver
                   __haproxy_version=version)
     assert ("stick on int(1)" in text) is sticky
     assert ("\npeers " in text) is sticky
+
+
+def test_nodes_without_a_default_route_are_reached_at_their_only_address(tmp_path):
+    """A Galera host the play knows only by its facts, on a network without a default route."""
+    def facts(address):
+        return {"interfaces": ["lo", "eth0"], "default_ipv4": {},
+                "lo": {"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"}},
+                "eth0": {"ipv4": {"address": address, "netmask": "255.255.255.0"}}}
+    hostvars = {name: {"ansible_facts": facts(f"10.9.0.{index}")} for index, name in enumerate(NODES, start=11)}
+    hostvars.update({name: {"__haproxy_peer_address": address} for name, address in PROXIES.items()})
+    text = render(tmp_path, "haproxy1", StandIns(), free_port(), free_port(), hostvars=hostvars)
+    servers = re.findall(r"^\s+server (galera\d) (\S+):", text, re.MULTILINE)
+    assert servers[:3] == [("galera1", "10.9.0.11"), ("galera2", "10.9.0.12"), ("galera3", "10.9.0.13")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -60,3 +62,45 @@ def test_facts_without_addresses_say_what_to_gather(place):
 def test_input_must_be_facts(place):
     with pytest.raises(AnsibleFilterError, match="expected a host's ansible_facts, got str"):
         place("eth0", vip="10.0.0.1")
+
+
+@pytest.fixture(name="address_of")
+def fixture_address_of():
+    return FilterModule().filters()["host_address"]
+
+
+def test_host_address_is_the_default_routes_address(address_of):
+    facts = dict(FACTS, default_ipv4={"address": "192.168.50.5", "interface": "eth1"})
+    assert address_of(facts, "mariadb_galera_node_address", "galera1") == "192.168.50.5"
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    # A virtual IP keepalived added is a secondary address: not the host's own.
+    {"ipv4_secondaries": [{"address": "10.213.10.100", "netmask": "255.255.255.0"}]},
+])
+def test_host_address_without_default_route_is_the_only_global_address(address_of, extra):
+    facts = {"interfaces": ["lo", "eth0", "eth9"],
+             "lo": FACTS["lo"],
+             "eth0": dict(FACTS["eth0"], **extra),
+             "eth9": {"ipv4": {"address": "169.254.7.7", "netmask": "255.255.0.0"}},
+             "default_ipv4": {}}
+    assert address_of(facts, "mariadb_galera_node_address", "galera1") == "10.213.10.21"
+
+
+@pytest.mark.parametrize(("facts", "message"), [
+    (FACTS, "galera1 has no default route and several IPv4 addresses (10.213.10.21, 192.168.50.5); set "
+            "mariadb_galera_node_address to the one its peers reach it on"),
+    ({"interfaces": ["lo"], "lo": FACTS["lo"]},
+     "galera1 has no default route and no IPv4 address besides loopback (were its network facts gathered?); set "
+     "mariadb_galera_node_address to the address its peers reach it on"),
+    ({}, "galera1 has no default route and no IPv4 address besides loopback"),
+])
+def test_host_address_refuses_to_guess(address_of, facts, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        address_of(facts, "mariadb_galera_node_address", "galera1")
+
+
+def test_host_address_wants_facts(address_of):
+    with pytest.raises(AnsibleFilterError, match="expected a host's ansible_facts, got str"):
+        address_of("10.0.0.1", "haproxy_peer_address")

@@ -26,8 +26,23 @@ def app_account(lab: dict) -> dict:
     return {"user": user["name"], "password": user["password"], "database": any_vars["mariadb_galera_databases"][0]["name"]}
 
 
+def lab_ca_file() -> Path | None:
+    """The CA bundle the collection issued the scenario's certificates from (beside its inventory)."""
+    inventory_file = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory_file:
+        return None
+    bundle = Path(f"{Path(inventory_file).parent}-dbstack-pki") / "ca-bundle.pem"
+    return bundle if bundle.is_file() else None
+
+
+def tls_options() -> dict:
+    """PyMySQL's options for TLS that checks the server certificate's CA and name, as the app does."""
+    ca = lab_ca_file()
+    return {"ssl": {"ca": str(ca)}} if ca else {}
+
+
 def connect(ip: str, account: dict, port: int = 3306, **kwargs) -> pymysql.connections.Connection:
-    options = dict(connect_timeout=5, read_timeout=30, autocommit=True)
+    options = dict(connect_timeout=5, read_timeout=30, autocommit=True, **tls_options())
     options.update(kwargs)
     return pymysql.connect(host=ip, port=port, user=account["user"], password=account["password"],
                            database=account["database"], **options)

@@ -4,10 +4,13 @@
     dbstack-smoke smoke run --variant naive --variant close --variant tenacity --idle 6 --json
     dbstack-smoke smoke run --variant tenacity --idle 1 --fault lose-commit-reply --json
     dbstack-smoke smoke config --json
+    dbstack-smoke smoke tls --json
 
 `run` queues one task per (variant, idle) pair at once, so they idle in parallel, waits for all, and
 prints what each recorded (the TaskRun row read back from the database). It exits 0 when every task
 finished, whatever the database did: a failed save is a result, reported in "outcome".
+`tls` opens one connection with the app's settings and shows the TLS it negotiated and the node it
+reached; a refused certificate fails it with the driver's error.
 """
 
 import json
@@ -39,10 +42,14 @@ class Command(BaseCommand):
         run.add_argument("--json", action="store_true", help="print JSON")
         config = sub.add_parser("config", help="show the database and timeout settings in force")
         config.add_argument("--json", action="store_true", help="print JSON")
+        tls = sub.add_parser("tls", help="connect once and show the TLS the connection negotiated")
+        tls.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **opts):
         if opts["action"] == "config":
             return self.emit(self.config(), opts["json"], self.config_text)
+        if opts["action"] == "tls":
+            return self.emit(self.tls(), opts["json"], self.config_text)
         return self.emit(self.run(opts), opts["json"], self.run_text)
 
     def emit(self, data, as_json, as_text):
@@ -54,6 +61,16 @@ class Command(BaseCommand):
         return {"driver": driver_name(), "host": db["HOST"], "port": int(db["PORT"]), "name": db["NAME"],
                 "conn_max_age": db["CONN_MAX_AGE"], "conn_health_checks": db["CONN_HEALTH_CHECKS"],
                 "task_time_limit": settings.CELERY_TASK_TIME_LIMIT, **settings.SMOKE}
+
+    @staticmethod
+    def tls() -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')")
+            status = dict(cursor.fetchall())
+            cursor.execute("SELECT @@hostname")
+            node = cursor.fetchone()[0]
+        return {"driver": driver_name(), "host": settings.DATABASES["default"]["HOST"], "node": node,
+                "tls_version": status.get("Ssl_version", ""), "tls_cipher": status.get("Ssl_cipher", "")}
 
     @staticmethod
     def config_text(data: dict) -> str:

@@ -1,0 +1,183 @@
+"""TLS by default, measured on the deployed lab: who gets in, who is refused and with what error, where
+the keys are and who may read them, and what the Ansible output never shows.
+
+The clients are the ones an application has: PyMySQL (here, on the controller, with the options the
+smoke app's PyMySQL settings use) and mysqlclient over MariaDB Connector/C (on the app host, through
+Django and through the option file the smoke app's settings point it at)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import stat
+import subprocess
+import threading
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from labdb import endpoint, lab_ca_file, node_host, run_playbook
+
+# inventories/lab/group_vars/all.yml (the inventory the tests read leaves its templates unrendered).
+ACCOUNT = {"user": "smoke", "password": "lab-only-smoke-secret", "database": "smoke"}
+SECRETS = ["lab-only-smoke-secret", "lab-only-sst-secret"]
+TLS_DIR = "/etc/mysql/dbstack-tls"
+APP_CLIENT_CNF = "/opt/dbstack-smoke/client-tls.cnf"
+
+
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory) -> Path:
+    """A CA that issued nothing in the lab: a client trusting only it must refuse every node."""
+    folder = tmp_path_factory.mktemp("other-ca")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", folder / "ca.key", "-out", folder / "ca.pem", "-days", "2",
+                    "-subj", "/CN=a CA the lab does not use"], check=True, capture_output=True)
+    return folder / "ca.pem"
+
+
+def session_tls(address: str, **options) -> dict:
+    with pymysql.connect(host=address, user=ACCOUNT["user"], password=ACCOUNT["password"],
+                         database=ACCOUNT["database"], connect_timeout=5, **options) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')")
+            return dict(cursor.fetchall())
+
+
+def test_a_client_without_tls_is_refused_and_the_same_login_with_tls_gets_in(lab):
+    """MariaDB 10.11 answers a login without TLS under require_secure_transport with 1045 "Access denied"
+    (its own wording, not a TLS message): the same password over TLS gets in."""
+    addresses = [endpoint(lab)] + [lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]]
+    for address in addresses:
+        with pytest.raises(pymysql.err.OperationalError) as refused:
+            session_tls(address, ssl_disabled=True)
+        assert refused.value.args[0] == 1045, (address, refused.value.args)
+        status = session_tls(address, ssl={"ca": str(lab_ca_file())})
+        assert status["Ssl_version"] in ("TLSv1.2", "TLSv1.3") and status["Ssl_cipher"], (address, status)
+
+
+def test_pymysql_refuses_a_server_its_ca_did_not_sign(lab, other_ca):
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        session_tls(endpoint(lab), ssl={"ca": str(other_ca)})
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value), refused.value.args
+
+
+@contextmanager
+def forward(target: str, port: int = 3306):
+    """A TCP forward on 127.0.0.2 (a name no certificate carries) to target:port; yields the port."""
+    listener = socket.create_server(("127.0.0.2", 0))
+    stop = threading.Event()
+
+    def pipe(source, sink):
+        with source, sink, suppress(OSError):  # either side may hang up first
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                client, _address = listener.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection((target, port), timeout=5)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_pymysql_refuses_a_certificate_that_does_not_name_the_address_it_dialled(lab):
+    """The certificates name the nodes, the VIP, the HAProxy hosts and the loopback address 127.0.0.1;
+    through a forward on 127.0.0.2 the same server must fail the name check, and pass without it."""
+    ca = str(lab_ca_file())
+    with forward(endpoint(lab)) as port:
+        with pytest.raises(pymysql.err.OperationalError) as refused:
+            session_tls("127.0.0.2", port=port, ssl={"ca": ca})
+        assert "IP address mismatch" in str(refused.value), refused.value.args
+        assert session_tls("127.0.0.2", port=port, ssl={"ca": ca, "check_hostname": False})["Ssl_cipher"]
+
+
+def test_the_smoke_app_connects_with_tls_through_haproxy(lab):
+    app = node_host(lab, lab["groups"]["app"][0])
+    reported = json.loads(app.check_output("dbstack-smoke smoke tls --json"))
+    assert reported["driver"].startswith("mysqlclient ")
+    assert reported["tls_version"] in ("TLSv1.2", "TLSv1.3") and reported["tls_cipher"], reported
+    assert reported["host"] == endpoint(lab)
+
+
+def test_mysqlclient_checks_the_ca_and_the_name_with_the_apps_options(lab, other_ca):
+    """mysqlclient 1.4 over Connector/C 3.3 checks only the chain when given a CA; the option file the app's
+    settings name adds the name check (ssl-verify-server-cert=1). Measured here with the app's own file."""
+    app = node_host(lab, lab["groups"]["app"][0])
+    app.check_output("grep -q ' notinthecertificate$' /etc/hosts || echo '{} notinthecertificate' >> /etc/hosts"
+                     .format(endpoint(lab)))
+    app.check_output(f"cat > /tmp/other-ca.pem <<'PEM'\n{other_ca.read_text()}PEM")
+    app.check_output(f"sed 's|^ssl-ca = .*|ssl-ca = /tmp/other-ca.pem|' {APP_CLIENT_CNF} > /tmp/other-ca.cnf")
+    script = (
+        "import sys, MySQLdb\n"
+        "try:\n"
+        "    MySQLdb.connect(host=sys.argv[1], user='smoke', passwd='lab-only-smoke-secret', db='smoke',"
+        " read_default_file=sys.argv[2], connect_timeout=5).close(); print('connected')\n"
+        "except MySQLdb.OperationalError as error:\n"
+        "    print(error.args[0], error.args[1])\n"
+    )
+    app.check_output(f"cat > /tmp/tls_client.py <<'PY'\n{script}PY")
+
+    def attempt(address, cnf):
+        return app.check_output(f"python3 /tmp/tls_client.py {address} {cnf}")
+
+    assert attempt(endpoint(lab), APP_CLIENT_CNF) == "connected"
+    assert attempt("notinthecertificate", APP_CLIENT_CNF) == "2026 TLS/SSL error: Validation of SSL server certificate failed"
+    assert attempt(endpoint(lab), "/tmp/other-ca.cnf").startswith("2026 TLS/SSL error: self-signed certificate")
+
+
+def test_key_files_are_readable_by_mariadb_only(lab):
+    for name in lab["groups"]["galera"]:
+        node = node_host(lab, name)
+        key = node.file(f"{TLS_DIR}/server.key")
+        assert (key.user, key.group, key.mode) == ("root", "mysql", 0o640), name
+        assert node.file(TLS_DIR).mode == 0o750
+        for public in ("ca.pem", "server.pem"):
+            assert node.file(f"{TLS_DIR}/{public}").mode == 0o644
+        assert node.file("/etc/mysql/mariadb.conf.d/98-dbstack-sst-auth.cnf").mode == 0o640
+        # The CA's key stays on the controller.
+        assert "PRIVATE KEY" not in node.check_output(f"cat {TLS_DIR}/ca.pem")
+
+
+def test_the_controllers_ca_key_and_node_keys_are_private(lab):
+    pki = lab_ca_file().parent
+    assert stat.S_IMODE(pki.stat().st_mode) == 0o700
+    for key in [pki / "ca.key", *sorted((pki / "nodes").glob("*.key"))]:
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+
+
+def test_no_key_or_password_appears_in_the_ansible_output_even_with_diff(lab):
+    """Make the key, the SST credentials and the app's settings differ from what the roles write, then run
+    site.yml with --diff and -v: the output must hold none of them."""
+    galera = node_host(lab, lab["groups"]["galera"][0])
+    key_text = galera.check_output(f"cat {TLS_DIR}/server.key")
+    ca_key_text = (lab_ca_file().parent / "ca.key").read_text()
+    # The first base64 line of a SEC1 EC key holds its private scalar; the later lines hold the public
+    # key, which certificate info rightly shows.
+    assert key_text.startswith("-----BEGIN EC PRIVATE KEY-----") and ca_key_text.startswith("-----BEGIN EC PRIVATE KEY-----")
+    private_parts = [key_text.splitlines()[1], ca_key_text.splitlines()[1]]
+    galera.check_output(f"echo '# changed by a test' >> {TLS_DIR}/server.key")
+    galera.check_output("echo '# changed by a test' >> /etc/mysql/mariadb.conf.d/98-dbstack-sst-auth.cnf")
+    node_host(lab, lab["groups"]["app"][0]).check_output(
+        "echo '# changed by a test' >> /opt/dbstack-smoke/app/smokeproj/settings.py")
+    result = run_playbook("playbooks/site.yml", "--diff", "-v",
+                          "--tags", "mariadb_galera_configure,smoke_app_configure")
+    assert re.search(r"changed=[1-9]", result.stdout.split("PLAY RECAP", 1)[1]), "the test changed nothing"
+    for secret in SECRETS + private_parts:
+        assert secret not in result.stdout + result.stderr, f"{secret[:12]}... appears in the output"
+    assert galera.check_output(f"cat {TLS_DIR}/server.key") == key_text

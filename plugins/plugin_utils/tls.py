@@ -43,7 +43,7 @@ def read_pem(value, variable):
         return value
     path = Path(value).expanduser()
     try:
-        text = path.read_text()
+        text = path.read_text(errors="replace")
     except OSError as e:
         raise TlsError(f"{variable}: cannot read {value}: {e.strerror or e}. Fix the path, or the file's "
                        "permissions for the user that runs ansible-playbook.") from e

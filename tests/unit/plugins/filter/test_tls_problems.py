@@ -4,6 +4,7 @@ checked before any node uses it, with real certificates made here by `cryptograp
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 import subprocess
 import sys
@@ -53,7 +54,6 @@ def make_node(ca, sans=("galera1", "10.0.0.11"), not_before=NOW - DAY, not_after
     entries = []
     for name in sans:
         try:
-            import ipaddress
             entries.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:
             entries.append(x509.DNSName(name))
@@ -90,8 +90,8 @@ def test_paths_on_the_controller_work_like_pem_text(problems, good, tmp_path):
 
 def test_every_missing_value_is_named(problems):
     found = problems({"ca": "", "cert": "", "key": " "})
-    assert [p.split()[0] for p in found] == ["mariadb_galera_tls_ca_cert", "mariadb_galera_tls_cert",
-                                              "mariadb_galera_tls_key"]
+    variables = ["mariadb_galera_tls_ca_cert", "mariadb_galera_tls_cert", "mariadb_galera_tls_key"]
+    assert [p.split()[0] for p in found] == variables
     assert all("is empty" in p for p in found)
 
 

@@ -42,10 +42,13 @@ class WriterReport:
 
 
 class ContinuousWriter:
-    def __init__(self, host, port, user, password, database, rate=20.0, connect_timeout=2, read_timeout=10):
+    def __init__(self, host, port, user, password, database, rate=20.0, connect_timeout=2, read_timeout=10,
+                 **connect_options):
+        """connect_options: more PyMySQL options, such as ssl={"ca": ...} to check the server certificate."""
         self._connect_args = dict(
             host=host, port=port, user=user, password=password, database=database,
             connect_timeout=connect_timeout, read_timeout=read_timeout, write_timeout=10, autocommit=True,
+            **connect_options,
         )
         self._interval = 1.0 / rate
         self._stop = threading.Event()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from labdb import endpoint, lab_ca_file, node_host, run_playbook
+from labdb import as_read, endpoint, lab_ca_file, node_host, run_playbook
 
 # inventories/lab/group_vars/all.yml (the inventory the tests read leaves its templates unrendered).
 ACCOUNT = {"user": "smoke", "password": "lab-only-smoke-secret", "database": "smoke"}
@@ -181,3 +181,23 @@ def test_no_key_or_password_appears_in_the_ansible_output_even_with_diff(lab):
     for secret in SECRETS + private_parts:
         assert secret not in result.stdout + result.stderr, f"{secret[:12]}... appears in the output"
     assert galera.check_output(f"cat {TLS_DIR}/server.key") == key_text
+
+
+@pytest.mark.parametrize("case", ["tls off, secure transport on", "key and certificate of different nodes"])
+def test_bad_tls_input_stops_site_yml_before_any_host_changes(lab, case):
+    pki = lab_ca_file().parent
+    if case == "tls off, secure transport on":
+        arguments = ["-e", "mariadb_galera_tls=false"]
+        expected = ["mariadb_galera_require_secure_transport=true but mariadb_galera_tls=false"]
+    else:
+        galera2_ip = lab["hosts"]["galera2"]["ip"]
+        arguments = ["-e", f"dbstack_tls_ca_cert={pki}/ca-bundle.pem", "-e", f"mariadb_galera_tls_cert={pki}/nodes/galera1.pem",
+                     "-e", f"mariadb_galera_tls_key={pki}/nodes/galera2.key"]
+        expected = ["mariadb_galera_tls_key does not match mariadb_galera_tls_cert",
+                    f"mariadb_galera_tls_cert does not name {galera2_ip} in its subjectAltName"]
+    result = run_playbook("playbooks/site.yml", *arguments, check=False)
+    assert result.returncode != 0
+    for message in expected:
+        assert message in as_read(result.stdout), result.stdout[-3000:]
+    recap = result.stdout.split("PLAY RECAP", 1)[1]
+    assert not re.search(r"changed=[1-9]", recap), recap

@@ -158,6 +158,9 @@ def assert_connection_cut(galera, entry: dict, driver: str) -> dict:
 def test_broken_naive_save_fails_close_and_tenacity_survive(host, galera, driver):
     cfg = configure(host, **BROKEN, driver=driver)
     assert cfg["driver"].startswith(driver + " "), cfg
+    # Everything below happens over TLS, checked against the lab's CA, with this driver.
+    tls = smoke(host, "tls")
+    assert tls["driver"].startswith(driver + " ") and tls["tls_version"] in ("TLSv1.2", "TLSv1.3"), tls
     assert cfg["haproxy_timeout"] == "5s" and cfg["task_time_limit"] == 8
     assert cfg["conn_health_checks"] is True and cfg["conn_max_age"] < cfg["haproxy_timeout_seconds"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,8 @@ NODES = ("galera1", "galera2", "galera3")
 HAPROXY_HOSTS = ("haproxy1", "haproxy2")
 VIP = str(ipaddress.ip_network(LAB_SUBNET).network_address + 100)
 ACCOUNT = {"user": "bench", "password": "lab-only-bench-secret", "database": "bench"}
+# Where sysbench finds its TLS files on a lab host (BenchLab.sysbench).
+SYSBENCH_TLS_DIR = "/root/dbstack-bench-tls"
 
 # Role settings per profile, passed to site.yml as extra vars. "default" is what the roles ship;
 # "tuned" trades tolerance of network pauses for faster eviction of a dead writer.
@@ -126,6 +129,7 @@ class BenchLab:
         self.workdir = REPO / ".lab" / LAB_NAME
         self.inventory = self.workdir / "hosts.yml"
         self.hosts: dict[str, dict] = {}
+        self._sysbench_tls_on: set[str] = set()
 
     def up(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +161,38 @@ class BenchLab:
 
     def exec(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         return run("podman", "exec", self.container(host), *command, check=check)
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The CA bundle clients trust: the roles' CA for this lab, beside its inventory's directory."""
+        return Path(f"{self.workdir}-dbstack-pki") / "ca-bundle.pem"
+
+    def sysbench(self, host: str = "client1") -> list[str]:
+        """The start of a sysbench command line on `host` whose connections use TLS and check the server's
+        certificate against the lab's CA.
+
+        Debian 12's sysbench 1.0.20 has no options for the files: --mysql-ssl=on makes it read cacert.pem,
+        client-cert.pem and client-key.pem from its working directory (error 2026 if one is missing), and
+        the server refuses a client certificate that its CA did not issue ("unknown ca"). So the three are
+        put in a directory of their own on `host`: the lab's CA bundle, and a client certificate issued
+        from the lab's CA on this machine (where the CA key is), valid 7 days."""
+        if host not in self._sysbench_tls_on:
+            pki = self.ca_bundle.parent
+            with tempfile.TemporaryDirectory() as temp:
+                key, csr, cert, ext = (Path(temp) / name for name in ("key.pem", "req.csr", "cert.pem", "ext.cnf"))
+                ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                               "extendedKeyUsage=clientAuth\n")
+                run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-subj", f"/CN={LAB_NAME}-sysbench", "-out", str(csr))
+                run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.pem"),
+                    "-CAkey", str(pki / "ca.key"), "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "7",
+                    "-extfile", str(ext), "-out", str(cert))
+                self.exec(host, "install", "-d", "-m", "700", SYSBENCH_TLS_DIR)
+                files = ((self.ca_bundle, "cacert.pem"), (cert, "client-cert.pem"), (key, "client-key.pem"))
+                for source, name in files:
+                    run("podman", "cp", str(source), f"{self.container(host)}:{SYSBENCH_TLS_DIR}/{name}")
+            self._sysbench_tls_on.add(host)
+        return ["env", f"--chdir={SYSBENCH_TLS_DIR}", "sysbench", "--mysql-ssl=on"]
 
     def ip(self, host: str) -> str:
         return self.hosts[host]["ip"]

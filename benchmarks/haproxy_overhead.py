@@ -6,9 +6,10 @@ single-writer listener on the same HAProxy host, and directly to the current wri
 
 From the benchmarks' client host (benchlab.py): sysbench (Debian's package) oltp_point_select and
 oltp_read_write on 4 tables x 10,000 rows with 4 threads, and oltp_point_select with 1 thread for
-latency; each repetition runs the three paths back to back, rotating which goes first, so drift on
-the shared CPUs hits all alike. Certification conflicts (wsrep_local_cert_failures +
-wsrep_local_bf_aborts on all nodes) are counted over each read_write run.
+latency, over TLS (the nodes require it; BenchLab.sysbench); each repetition runs the three paths
+back to back, rotating which goes first, so drift on the shared CPUs hits all alike. Certification
+conflicts (wsrep_local_cert_failures + wsrep_local_bf_aborts on all nodes) are counted over each
+read_write run.
 
 The common listener is what many deployments write by hand: `balance first` with the other nodes
 `backup`, plain TCP checks on the MariaDB port, run as a second haproxy service (port 3307) next to
@@ -70,7 +71,7 @@ def start_common_listener(lab: BenchLab) -> None:
 
 
 def sysbench(lab: BenchLab, test: str, host: str, *args: str, port: int = 3306) -> str:
-    process = lab.exec("client1", "sysbench", test, f"--mysql-host={lab.ip(host)}", f"--mysql-port={port}",
+    process = lab.exec("client1", *lab.sysbench(), test, f"--mysql-host={lab.ip(host)}", f"--mysql-port={port}",
                        f"--mysql-user={ACCOUNT['user']}", f"--mysql-password={ACCOUNT['password']}",
                        f"--mysql-db={ACCOUNT['database']}", f"--tables={TABLES}", f"--table-size={TABLE_SIZE}",
                        *args, check=False)

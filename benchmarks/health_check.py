@@ -9,7 +9,7 @@ against every node's health endpoint, 10 rounds per second, in four phases:
 - two HAProxy hosts: from the HAProxy host and the client host at once (the endpoint's cost per
   checker: its CPU time and its connections to MariaDB, which stay at one however many ask);
 - sysbench flood: oltp_point_select at full speed (one thread per node, the highest total rate on 2
-  CPUs) directly against every node from the client host;
+  CPUs) directly against every node from the client host, over TLS (BenchLab.sysbench);
 - CPU stress: three busy loops on each database host.
 
 Prints p50/p99/max per phase and node, the checks that did not answer 200, and the endpoint's CPU
@@ -81,7 +81,8 @@ def in_background(function, *args) -> tuple[threading.Thread, dict]:
 def sysbench_flood(lab: BenchLab, seconds: int) -> dict:
     options = [f"--mysql-user={ACCOUNT['user']}", f"--mysql-password={ACCOUNT['password']}",
                f"--mysql-db={ACCOUNT['database']}", f"--tables={TABLES}", f"--table-size={TABLE_SIZE}"]
-    runs = " & ".join(f"sysbench oltp_point_select --mysql-host={lab.ip(node)} {' '.join(options)} --threads=1 "
+    sysbench = " ".join(lab.sysbench())
+    runs = " & ".join(f"{sysbench} oltp_point_select --mysql-host={lab.ip(node)} {' '.join(options)} --threads=1 "
                       f"--time={seconds} --report-interval=0 run > /tmp/flood-{node}.txt 2>&1" for node in NODES)
     lab.exec("client1", "bash", "-c", f"{runs} & wait")
     rates = {}
@@ -117,8 +118,8 @@ def main() -> int:
         options = [f"--mysql-host={lab.ip(writer)}", f"--mysql-user={ACCOUNT['user']}",
                    f"--mysql-password={ACCOUNT['password']}", f"--mysql-db={ACCOUNT['database']}",
                    f"--tables={TABLES}", f"--table-size={TABLE_SIZE}"]
-        lab.exec("client1", "sysbench", "oltp_point_select", *options, "cleanup")
-        lab.exec("client1", "sysbench", "oltp_point_select", *options, f"--threads={TABLES}", "prepare")
+        lab.exec("client1", *lab.sysbench(), "oltp_point_select", *options, "cleanup")
+        lab.exec("client1", *lab.sysbench(), "oltp_point_select", *options, f"--threads={TABLES}", "prepare")
         rows, cpu = [], {}
 
         say(f"idle, {args.seconds} s")
@@ -152,7 +153,7 @@ def main() -> int:
         for label, usage in cpu.items():
             say(f"endpoint CPU with {label}: " + ", ".join(f"{node} {1000 * value:.1f} ms/s" for node, value in usage.items()))
         say(f"endpoint connections to MariaDB with two checkers: {connections}")
-        lab.exec("client1", "sysbench", "oltp_point_select", *options, "cleanup")
+        lab.exec("client1", *lab.sysbench(), "oltp_point_select", *options, "cleanup")
         write_results(args.json, {
             "seconds": args.seconds, "rate": RATE, "rows": rows,
             "endpoint_cpu_ms_per_s": {label: {node: 1000 * value for node, value in usage.items()}

@@ -144,6 +144,27 @@ def overhead_section(overhead: dict) -> list[str]:
     return lines + ([""] if repeated else [])
 
 
+def tls_section(tls: dict) -> list[str]:
+    lines = ["## TLS overhead", "", f"`benchmarks/tls_overhead.py` ({tls.get('date', '?')}, {tls['sysbench']}, "
+             f"PyMySQL {tls['pymysql']}), medians of {max(run['rep'] for run in tls['runs'])} repetitions of "
+             f"{tls['seconds']} s through {tls['endpoint']} (the collection's listener), clients on {tls['client']}; "
+             f"each test runs over TLS ({tls['cipher']}, the server's certificate checked against the lab's CA) and "
+             "plain (`require_secure_transport` turned off for that leg) back to back, alternating which goes first. "
+             "*connect*: 4 threads each connecting, running `SELECT 1` and closing in a loop (PyMySQL; p95 of the "
+             "whole cycle); the others sysbench, connected once per thread. *TLS sessions* are counted on the nodes "
+             "(`Ssl_accepts` of `Connections`) over the TLS legs and the plain legs:", "",
+             "| test | threads | unit | plain | TLS | TLS/plain | p95 ms plain | p95 ms TLS | added p95 ms "
+             "| TLS sessions (TLS legs / plain legs) | failed attempts (TLS/plain) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in tls["summary"]:
+        on, off = row["tls"], row["plain"]
+        lines.append(f"| {row['test']} | {row['threads']} | {row['unit']} | {off['rate']:,.0f} | {on['rate']:,.0f} | "
+                     f"{row['rate_tls_vs_plain']:.2f}x | {off['p95_ms']:.2f} | {on['p95_ms']:.2f} | "
+                     f"{row['added_p95_ms']:+.2f} | {on['tls_sessions']} of {on['sessions']} / {off['tls_sessions']} "
+                     f"of {off['sessions']} | {on['failed_attempts']}/{off['failed_attempts']} |")
+    return lines + [""]
+
+
 def health_section(health: dict) -> list[str]:
     lines = ["## Health checks", "", f"`benchmarks/health_check.py` ({health['date']}): HTTP checks like HAProxy's "
              f"against every node's health endpoint, {health['rate']} rounds per second for {health['seconds']} s per "
@@ -249,6 +270,8 @@ def main() -> int:
     out += vip_failover_section(vip) if vip else kept.get("## Virtual IP failover", [])
     overhead = load(results, "haproxy_overhead")
     out += overhead_section(overhead) if overhead else kept.get("## HAProxy overhead", [])
+    tls = load(results, "tls_overhead")
+    out += tls_section(tls) if tls else kept.get("## TLS overhead", [])
     health = load(results, "health_check")
     out += health_section(health) if health else kept.get("## Health checks", [])
     failback = load(results, "failback")

@@ -1,8 +1,9 @@
 """Three ways a Celery task can read a row, stay idle holding its connection, then save.
 
 naive     what most code does: the connection idles with the task. When HAProxy's idle timeout is
-          shorter than the idle time, the save fails with MySQL 2013 and the connection stays
-          unusable (2006 with mysqlclient, InterfaceError(0, '') with PyMySQL) until it is closed.
+          shorter than the idle time, the save fails with MySQL 2013 (2026 "TLS/SSL error" with
+          mysqlclient over TLS) and the connection stays unusable (2006 with mysqlclient,
+          InterfaceError(0, '') with PyMySQL) until it is closed.
 close     connection.close() right after the read; Django connects again for the save.
 tenacity  the save in transaction.atomic(), retried with exponential waits on OperationalError /
           InterfaceError, the connection closed between tries. Retrying is only safe because the

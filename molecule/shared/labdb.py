@@ -104,6 +104,17 @@ def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.Co
     return run_command([bindir / "ansible-playbook", "-i", inventory, PROJECT / playbook, *args], env=env, check=check)
 
 
+def changed_tasks(output: str) -> list[str]:
+    """'TASK NAME: host' for every task an ansible-playbook run reported as changed (default callback)."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK [") or line.startswith("RUNNING HANDLER ["):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif line.startswith("changed: ["):
+            found.append(f"{task}: {line.split('[', 1)[1].split(']', 1)[0]}")
+    return found
+
+
 def as_read(output: str) -> str:
     """Ansible output as a reader sees it, for finding a message in it: whitespace and YAML line folds
     collapsed to single spaces, and the doubled quote of a single-quoted YAML string ('it''s', as

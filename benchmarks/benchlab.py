@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "molecule" / "shared"))
 
-from labdb import cluster_whole, writer_name  # noqa: E402  pylint: disable=wrong-import-position
+from labdb import cluster_whole, install_client_tls, writer_name  # noqa: E402  pylint: disable=wrong-import-position
 
 LAB_NAME = "dbstack-bench"
 LAB_SUBNET = "10.213.70.0/24"
@@ -169,28 +168,9 @@ class BenchLab:
 
     def sysbench(self, host: str = "client1") -> list[str]:
         """The start of a sysbench command line on `host` whose connections use TLS and check the server's
-        certificate against the lab's CA.
-
-        Debian 12's sysbench 1.0.20 has no options for the files: --mysql-ssl=on makes it read cacert.pem,
-        client-cert.pem and client-key.pem from its working directory (error 2026 if one is missing), and
-        the server refuses a client certificate that its CA did not issue ("unknown ca"). So the three are
-        put in a directory of their own on `host`: the lab's CA bundle, and a client certificate issued
-        from the lab's CA on this machine (where the CA key is), valid 7 days."""
+        certificate against the lab's CA (labdb.install_client_tls; set up once per host)."""
         if host not in self._sysbench_tls_on:
-            pki = self.ca_bundle.parent
-            with tempfile.TemporaryDirectory() as temp:
-                key, csr, cert, ext = (Path(temp) / name for name in ("key.pem", "req.csr", "cert.pem", "ext.cnf"))
-                ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                               "extendedKeyUsage=clientAuth\n")
-                run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(key), "-subj", f"/CN={LAB_NAME}-sysbench", "-out", str(csr))
-                run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.pem"),
-                    "-CAkey", str(pki / "ca.key"), "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "7",
-                    "-extfile", str(ext), "-out", str(cert))
-                self.exec(host, "install", "-d", "-m", "700", SYSBENCH_TLS_DIR)
-                files = ((self.ca_bundle, "cacert.pem"), (cert, "client-cert.pem"), (key, "client-key.pem"))
-                for source, name in files:
-                    run("podman", "cp", str(source), f"{self.container(host)}:{SYSBENCH_TLS_DIR}/{name}")
+            install_client_tls(self.container(host), self.ca_bundle.parent, SYSBENCH_TLS_DIR, f"{LAB_NAME}-sysbench")
             self._sysbench_tls_on.add(host)
         return ["env", f"--chdir={SYSBENCH_TLS_DIR}", "sysbench", "--mysql-ssl=on"]
 

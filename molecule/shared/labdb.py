@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -33,6 +35,29 @@ def lab_ca_file() -> Path | None:
         return None
     bundle = Path(f"{Path(inventory_file).parent}-dbstack-pki") / "ca-bundle.pem"
     return bundle if bundle.is_file() else None
+
+
+def install_client_tls(container: str, pki: Path, directory: str, common_name: str) -> list[str]:
+    """Put a lab CA bundle and a client certificate from the lab's CA into `directory` of a container, and
+    return the start of a sysbench command line that connects over TLS with them.
+
+    Debian 12's sysbench 1.0.20 has no options for the files: --mysql-ssl=on makes it read cacert.pem,
+    client-cert.pem and client-key.pem from its working directory (error 2026 if one is missing), and
+    the server refuses a client certificate its CA did not issue ("unknown ca"). The certificate is
+    issued here, where the CA key is (`pki`, the roles' PKI directory), valid 7 days."""
+    with tempfile.TemporaryDirectory() as temp:
+        key, csr, cert, ext = (Path(temp) / name for name in ("key.pem", "req.csr", "cert.pem", "ext.cnf"))
+        ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                       "extendedKeyUsage=clientAuth\n")
+        for command in (["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                         "-keyout", key, "-subj", f"/CN={common_name}", "-out", csr],
+                        ["openssl", "x509", "-req", "-in", csr, "-CA", pki / "ca.pem", "-CAkey", pki / "ca.key",
+                         "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "7", "-extfile", ext, "-out", cert],
+                        ["podman", "exec", container, "install", "-d", "-m", "700", directory]):
+            run_command(command)
+        for source, name in ((pki / "ca-bundle.pem", "cacert.pem"), (cert, "client-cert.pem"), (key, "client-key.pem")):
+            run_command(["podman", "cp", source, f"{container}:{directory}/{name}"])
+    return ["env", f"--chdir={directory}", "sysbench", "--mysql-ssl=on"]
 
 
 def tls_options() -> dict:

@@ -223,9 +223,10 @@ def main(argv=None):
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--read-timeout", type=float, default=10, help="seconds a write may wait for its answer")
+    parser.add_argument("--ca", help="CA bundle: connect over TLS and check the server's certificate against it")
     args = parser.parse_args(argv)
     writer = ContinuousWriter(args.host, args.port, args.user, args.password, args.database, rate=args.rate,
-                              read_timeout=args.read_timeout).start()
+                              read_timeout=args.read_timeout, **({"ssl": {"ca": args.ca}} if args.ca else {})).start()
     time.sleep(args.seconds)
     print(writer.stop().to_json())
 

@@ -254,8 +254,10 @@ def test_sidecar_examples_give_what_they_promise(tmp_path):
         tasks += yaml.safe_load(yaml.safe_load((REPO_ROOT / "plugins" / "filter" / f"{name}.yml").read_text())["EXAMPLES"])
     playbook = tmp_path / "examples.yml"
     playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    # The result format is fixed here: the checkout's ansible.cfg (when ANSIBLE_CONFIG names it) prints YAML.
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_LOCALHOST_WARNING": "0",
+           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+           "ANSIBLE_LOCALHOST_WARNING": "0",
            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                              str(playbook)], capture_output=True, text=True, env=env, cwd=tmp_path, check=False,

@@ -183,9 +183,10 @@ def test_no_key_or_password_appears_in_the_ansible_output_even_with_diff(lab):
     assert galera.check_output(f"cat {TLS_DIR}/server.key") == key_text
 
 
-# Work on the controller (a new CA in a new PKI directory) is not a change on a host.
+# Work on the controller (a new CA in a new PKI directory, certificates from it) is not a change on a host.
 CONTROLLER_TASKS = ("Create the controller's PKI directories", "Create the CA's private key", "Describe the CA",
-                    "Create the CA certificate", "Write the bundle of trusted CAs")
+                    "Create the CA certificate", "Write the bundle of trusted CAs", "Create this node's private key",
+                    "Describe this node's certificate", "Issue this node's certificate from the CA")
 
 
 @pytest.mark.parametrize("case", ["tls off, secure transport on", "key and certificate of different nodes",

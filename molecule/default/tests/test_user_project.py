@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 import yaml
-from labdb import PROJECT, as_read, lab_vip, run_command, writer_name
+from labdb import PROJECT, as_read, lab_ca_file, lab_vip, run_command, writer_name
 
 THEIR_GROUPS = {"galera": "db_nodes", "haproxy": "lb_nodes", "app": "web"}
 
@@ -60,6 +60,9 @@ def their_group_vars(lab: dict) -> dict[str, dict]:
     """The lab's settings, written the way a user keeps them: per group, with plain values."""
     ours = yaml.safe_load((PROJECT / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
     ours["dbstack_vip"] = lab_vip(lab)
+    # The CA that issued the running certificates, kept where the deployment made it: a PKI directory of
+    # their own would be a CA the nodes do not trust, and the role stops before changing anything.
+    ours["dbstack_tls_pki_dir"] = str(lab_ca_file().parent)
     database = {key: ours.pop(key) for key in list(ours) if key.startswith("mariadb_galera_")}
     database["mariadb_galera_group"] = "db_nodes"
     # The database and user the smoke app needs, spelled out rather than templated from smoke_app_*.

@@ -168,7 +168,7 @@ def test_a_ca_rotation_under_a_continuous_writer_loses_nothing(lab, tmp_path):
         assert verifies_against(served, pki / "ca.pem") and not verifies_against(served, tmp_path / "old-ca.pem"), name
         # A client trusting only the new CA gets in on every node's client port.
         assert wsrep_status(lab["hosts"][name]["ip"], account)["wsrep_cluster_size"] == "3"
-    for app in lab["groups"]["app"]:
+    for app in lab["groups"].get("app", []):  # galera_trixie has no app host
         reported = json.loads(node_host(lab, app).check_output("dbstack-smoke smoke tls --json"))
         assert reported["tls_cipher"], reported
     # A re-run of site.yml after the rotation changes nothing.

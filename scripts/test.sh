@@ -52,7 +52,7 @@ molecule_scenarios() {
     if [ -n "$core" ]; then
       scripts/venv.sh --core "$core"
       stage "molecule test -s $scenario on ansible-core $core"
-      PATH="$PWD/.venvs/core-$core/bin:$PATH" molecule test -s "$scenario"
+      PATH="$PWD/.venvs/core-$core/bin:$PATH" DBSTACK_OLDER_CORE="$core" molecule test -s "$scenario"
     else
       stage "molecule test -s $scenario"
       molecule test -s "$scenario"

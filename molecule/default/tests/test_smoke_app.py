@@ -27,6 +27,7 @@ def test_app_uses_the_haproxy_vip_with_conn_max_age_below_its_timeout(host, lab)
     assert 0 < cfg["conn_max_age"] < cfg["haproxy_timeout_seconds"]
 
 
+@pytest.mark.measures_the_deployment
 def test_task_round_trip_row_on_every_galera_node(host, lab):
     res = host.run("dbstack-smoke smoke run --variant tenacity --idle 1 --json")
     assert res.rc == 0, res.stdout + res.stderr

@@ -46,6 +46,7 @@ def session_tls(address: str, **options) -> dict:
             return dict(cursor.fetchall())
 
 
+@pytest.mark.measures_the_deployment
 def test_a_client_without_tls_is_refused_and_the_same_login_with_tls_gets_in(lab):
     """MariaDB 10.11 answers a login without TLS under require_secure_transport with 1045 "Access denied"
     (its own wording, not a TLS message): the same password over TLS gets in."""
@@ -58,6 +59,7 @@ def test_a_client_without_tls_is_refused_and_the_same_login_with_tls_gets_in(lab
         assert status["Ssl_version"] in ("TLSv1.2", "TLSv1.3") and status["Ssl_cipher"], (address, status)
 
 
+@pytest.mark.measures_the_deployment
 def test_pymysql_refuses_a_server_its_ca_did_not_sign(lab, other_ca):
     with pytest.raises(pymysql.err.OperationalError) as refused:
         session_tls(endpoint(lab), ssl={"ca": str(other_ca)})
@@ -96,6 +98,7 @@ def forward(target: str, port: int = 3306):
         listener.close()
 
 
+@pytest.mark.measures_the_deployment
 def test_pymysql_refuses_a_certificate_that_does_not_name_the_address_it_dialled(lab):
     """The certificates name the nodes, the VIP, the HAProxy hosts and the loopback address 127.0.0.1;
     through a forward on 127.0.0.2 the same server must fail the name check, and pass without it."""
@@ -107,6 +110,7 @@ def test_pymysql_refuses_a_certificate_that_does_not_name_the_address_it_dialled
         assert session_tls("127.0.0.2", port=port, ssl={"ca": ca, "check_hostname": False})["Ssl_cipher"]
 
 
+@pytest.mark.measures_the_deployment
 def test_the_smoke_app_connects_with_tls_through_haproxy(lab):
     app = node_host(lab, lab["groups"]["app"][0])
     reported = json.loads(app.check_output("dbstack-smoke smoke tls --json"))
@@ -115,6 +119,7 @@ def test_the_smoke_app_connects_with_tls_through_haproxy(lab):
     assert reported["host"] == endpoint(lab)
 
 
+@pytest.mark.measures_the_deployment
 def test_mysqlclient_checks_the_ca_and_the_name_with_the_apps_options(lab, other_ca):
     """mysqlclient 1.4 over Connector/C 3.3 checks only the chain when given a CA; the option file the app's
     settings name adds the name check (ssl-verify-server-cert=1). Measured here with the app's own file."""

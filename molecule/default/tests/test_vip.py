@@ -38,12 +38,14 @@ def test_one_haproxy_host_holds_the_vip_with_a_checked_configuration(host, lab):
     assert len(vip_holders(lab)) == 1
 
 
+@pytest.mark.measures_the_deployment
 def test_both_haproxy_hosts_send_new_connections_to_the_same_writer(lab):
     account = ACCOUNT
     first = write_through_vip(lab, account)
     assert {writer_in_table(lab, name) for name in lab["groups"]["haproxy"]} == {first}
 
 
+@pytest.mark.measures_the_deployment
 def test_vip_moves_when_its_holders_haproxy_stops_and_stays_where_it_went(lab):
     account = ACCOUNT
     holder = vip_holders(lab)[0]
@@ -63,6 +65,7 @@ def test_vip_moves_when_its_holders_haproxy_stops_and_stays_where_it_went(lab):
     print(f"\nVIP moved from {holder} to {other} {moved:.1f} s after haproxy stopped; writes stayed on {writer}")
 
 
+@pytest.mark.measures_the_deployment
 def test_after_a_writer_failover_both_haproxy_hosts_stay_on_the_new_writer(lab):
     account = ACCOUNT
     old = write_through_vip(lab, account)
@@ -97,6 +100,7 @@ def test_bad_vrrp_input_stops_site_yml_before_any_host_changes(lab, extra_vars, 
     assert "changed=0" in recap and not re.search(r"changed=[1-9]", recap), recap
 
 
+@pytest.mark.measures_the_deployment
 def test_nothing_in_front_of_the_cluster_opens_connections_that_never_log_in(lab):
     """Health checks, last-resort checks and keepalived's track script leave MariaDB's port alone: a
     connection that never logs in counts against max_connect_errors, and 100 of them in a row from one

@@ -12,37 +12,20 @@ import grp
 import json
 import os
 import pwd
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_cli import FILTER_DIR, ansible_doc, run_playbook
 
 from ansible_collections.dbstack.galera.plugins.filter.file_differs import FilterModule
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-SIDECAR = REPO_ROOT / "plugins" / "filter" / "file_differs.yml"
+SIDECAR = FILTER_DIR / "file_differs.yml"
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 TEMPLATE = "# {{ title }}\n{% for port in ports %}\nport = {{ port }}\n{% endfor %}\n\nend = yes\n"
 CONTENT = "[client]\nssl-ca = /x/ca.pem\n"
-
-
-def run_playbook(tmp_path, plays):
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-           # The modules run with this venv's Python, not whatever interpreter discovery finds first.
-           "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                             str(playbook)], capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +145,7 @@ def test_bad_arguments_are_filter_errors_naming_the_value(differs, args, message
 
 
 def test_sidecar_renders_in_ansible_doc():
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", "filter",
-                             "dbstack.galera.file_differs"], capture_output=True, text=True, env=env, check=False,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "dbstack.galera.file_differs" in result.stdout and "get_checksum" in result.stdout
+    assert "get_checksum" in ansible_doc("file_differs").stdout
 
 
 def test_sidecar_examples_run_and_skip_the_second_write(tmp_path):

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
+from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-FILTER_DIR = REPO_ROOT / "plugins" / "filter"
-VENV_BIN = Path(sys.executable).parent
 FILTER_NAMES = ["haproxy_timeouts", "haproxy_time", "duration_seconds", "haproxy_time_seconds"]
-
-
-def ansible_env():
-    return {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        # The promised values below are matched in the YAML result format.
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_LOCALHOST_WARNING": "0",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-    }
-
-
-def sidecar(name):
-    return yaml.safe_load((FILTER_DIR / f"{name}.yml").read_text())
 
 
 def plain_words(text):
@@ -60,43 +34,17 @@ def test_haproxy_timeouts_documents_its_signature():
 
 @pytest.mark.parametrize("name", FILTER_NAMES)
 def test_ansible_doc_renders(name):
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-doc"), "-t", "filter", f"dbstack.galera.{name}"],
-        capture_output=True,
-        text=True,
-        env=ansible_env(),
-        cwd=REPO_ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"dbstack.galera.{name}" in result.stdout
+    result = ansible_doc(name)
     first_paragraph = sidecar(name)["DOCUMENTATION"]["description"][0]
     assert plain_words(first_paragraph) in plain_words(result.stdout)
 
 
 def test_examples_run_in_a_real_playbook(tmp_path):
     """All EXAMPLES of all sidecars, as one play, through ansible-playbook."""
-    tasks = []
-    for name in FILTER_NAMES:
-        examples = yaml.safe_load(sidecar(name)["EXAMPLES"])
-        assert examples, f"{name}.yml has no EXAMPLES"
-        assert all("ansible.builtin.debug" in task for task in examples)
-        tasks.extend(examples)
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Sidecar examples", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
-        capture_output=True,
-        text=True,
-        env=ansible_env(),
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr
+    tasks = sidecar_examples(*FILTER_NAMES)
+    assert all("ansible.builtin.debug" in task for task in tasks)
+    # The promised values below are matched in the YAML result format.
+    result = run_tasks(tmp_path, tasks, result_format="yaml")
     assert f"ok={len(tasks)} " in result.stdout
     # The values the examples promise in their comments.
     # ansible-core before 2.19 renders a template's number as text: msg: '28.8' there, msg: 28.8 after.

@@ -9,18 +9,13 @@ recovery after every node was killed).
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_cli import ansible_doc, run_tasks, sidecar_examples
 
 from ansible_collections.dbstack.galera.plugins.filter.galera_state import FilterModule
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
 NAMES = ["galera_grastate", "galera_node_state", "galera_cluster_plan", "galera_recovery_position",
          "galera_bootstrap_choice"]
 UUID = "f1b5f74f-ec94-11f1-8d89-5ed20306a317"
@@ -176,26 +171,11 @@ def test_bad_input_is_a_filter_error_naming_it(f, name, args, message):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sidecar_renders_in_ansible_doc(name):
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", "filter", f"dbstack.galera.{name}"],
-                            capture_output=True, text=True, env=env, check=False, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert f"dbstack.galera.{name}" in result.stdout
+    ansible_doc(name)
 
 
 def test_sidecar_examples_give_what_they_promise(tmp_path):
-    tasks = []
-    for name in NAMES:
-        tasks += yaml.safe_load(yaml.safe_load((REPO_ROOT / "plugins" / "filter" / f"{name}.yml").read_text())["EXAMPLES"])
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                             str(playbook)], capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_tasks(tmp_path, sidecar_examples(*NAMES))
     shown = "".join(result.stdout.replace('"', "").replace("'", "").split())
     for promised in ("msg:42}", "msg:true}", "msg:bootstrap}", "msg:1234}", "msg:galera2}"):
         assert promised in shown, result.stdout

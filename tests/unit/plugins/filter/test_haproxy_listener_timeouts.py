@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 
 from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import FilterModule
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-SIDECAR = REPO_ROOT / "plugins" / "filter" / "haproxy_listener_timeouts.yml"
-VENV_BIN = Path(sys.executable).parent
 
 CONFIG = """\
 defaults
@@ -91,31 +85,12 @@ def test_errors_name_the_filter_the_argument_and_the_fix(audit_filter, args, kwa
     assert str(e.value) == message
 
 
-def ansible_env():
-    return {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
-        "ANSIBLE_LOCALHOST_WARNING": "0",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-    }
-
-
 def test_ansible_doc_renders():
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-doc"), "-t", "filter", "dbstack.galera.haproxy_listener_timeouts"],
-        capture_output=True, text=True, env=ansible_env(), cwd=REPO_ROOT, timeout=120, check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "dbstack.galera.haproxy_listener_timeouts" in result.stdout
-    assert "MILLISECONDS" in result.stdout
+    assert "MILLISECONDS" in ansible_doc("haproxy_listener_timeouts").stdout
 
 
 def test_sidecar_documents_exactly_the_accepted_options():
-    options = yaml.safe_load(SIDECAR.read_text())["DOCUMENTATION"]["options"]
+    options = sidecar("haproxy_listener_timeouts")["DOCUMENTATION"]["options"]
     assert set(options) == {"_input", "listener", "port", "max_task_length", "wait_timeout", "source", "check_output",
                             "check_rc"}
     assert options["port"]["default"] == 3306
@@ -123,15 +98,7 @@ def test_sidecar_documents_exactly_the_accepted_options():
 
 
 def test_examples_run_in_a_real_playbook(tmp_path):
-    tasks = yaml.safe_load(yaml.safe_load(SIDECAR.read_text())["EXAMPLES"])
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Examples", "hosts": "localhost", "gather_facts": False,
-                                         "tasks": tasks}]))
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
-        capture_output=True, text=True, env=ansible_env(), cwd=REPO_ROOT, timeout=300, check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_tasks(tmp_path, sidecar_examples("haproxy_listener_timeouts"), result_format="yaml")
     # The YAML callback wraps long strings; compare words, not lines.
     output = " ".join(result.stdout.split())
     assert "value: 20m" in output

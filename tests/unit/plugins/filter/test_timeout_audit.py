@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 
 from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import haproxy_listener_timeouts
 from ansible_collections.dbstack.galera.plugins.filter.timeout_audit import FilterModule
 from ansible_collections.dbstack.galera.plugins.plugin_utils import audit_report
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-FILTER_DIR = REPO_ROOT / "plugins" / "filter"
-VENV_BIN = Path(sys.executable).parent
 NAMES = ("timeout_audit_report", "timeout_audit_table")
 
 CONFIG = """\
@@ -132,18 +125,7 @@ def test_report_is_pure_python():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sidecar_ansible_doc_and_example(name, tmp_path):
-    document = yaml.safe_load((FILTER_DIR / f"{name}.yml").read_text())
-    assert document["DOCUMENTATION"]["name"] == name
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
-           "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "PATH": str(VENV_BIN) + ":/usr/bin:/bin", "ANSIBLE_LOCALHOST_WARNING": "0",
-           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0", "HOME": str(tmp_path)}
-    doc = subprocess.run([str(VENV_BIN / "ansible-doc"), "-t", "filter", f"dbstack.galera.{name}"],
-                         capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert doc.returncode == 0, doc.stderr
-    playbook = tmp_path / "example.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Example", "hosts": "localhost", "gather_facts": False,
-                                         "tasks": yaml.safe_load(document["EXAMPLES"])}]))
-    run = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert sidecar(name)["DOCUMENTATION"]["name"] == name
+    ansible_doc(name)
+    run = run_tasks(tmp_path, sidecar_examples(name))
     assert "not read" in run.stdout if name == "timeout_audit_report" else "MariaDB closes idle sessions" in run.stdout

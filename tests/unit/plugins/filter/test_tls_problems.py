@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,7 +18,6 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.dbstack.galera.plugins.filter.tls_problems import FilterModule
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime.datetime.now(datetime.timezone.utc)
 DAY = datetime.timedelta(days=1)
 NAMES = ["10.0.0.11"]
@@ -239,30 +236,12 @@ def test_subject_alt_names_types_and_dedupes():
 
 @pytest.mark.parametrize("name", ["tls_problems", "tls_pem", "tls_subject_alt_names"])
 def test_sidecar_renders_in_ansible_doc(name):
-    document = yaml.safe_load((REPO_ROOT / "plugins" / "filter" / f"{name}.yml").read_text())
-    assert document["DOCUMENTATION"]["name"] == name
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", "filter", f"dbstack.galera.{name}"],
-                            capture_output=True, text=True, env=env, check=False, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert f"dbstack.galera.{name}" in result.stdout
+    assert sidecar(name)["DOCUMENTATION"]["name"] == name
+    ansible_doc(name)
 
 
 def test_sidecar_examples_give_what_they_promise(tmp_path):
-    tasks = []
-    for name in ["tls_problems", "tls_pem", "tls_subject_alt_names"]:
-        tasks += yaml.safe_load(yaml.safe_load((REPO_ROOT / "plugins" / "filter" / f"{name}.yml").read_text())["EXAMPLES"])
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    # The result format is fixed here: the checkout's ansible.cfg (when ANSIBLE_CONFIG names it) prints YAML.
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-           "ANSIBLE_LOCALHOST_WARNING": "0",
-           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                             str(playbook)], capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_tasks(tmp_path, sidecar_examples("tls_problems", "tls_pem", "tls_subject_alt_names"))
     # Quotes and spacing differ between ansible-core releases (a number prints as "3" before 2.19).
     shown = "".join(result.stdout.replace('"', "").replace("'", "").split())
     for promised in ("msg:3}", "msg:58}", "msg:[DNS:galera1,IP:10.0.0.11,IP:127.0.0.1]"):

@@ -63,6 +63,13 @@ def haproxy_time_seconds(haproxy_time_value, **unexpected):
         return durations.haproxy_time_seconds(haproxy_time_value)
 
 
+def haproxy_time_problems(settings, **unexpected):
+    """{variable: HAProxy time} -> a sentence per value HAProxy would misread (a bare number) or refuse."""
+    _reject_unexpected("haproxy_time_problems", unexpected)
+    with _errors_as("haproxy_time_problems"):
+        return durations.haproxy_time_problems(settings)
+
+
 class FilterModule:
     """HAProxy/MariaDB time-unit filters of dbstack.galera."""
 
@@ -72,4 +79,5 @@ class FilterModule:
             "haproxy_time": haproxy_time,
             "duration_seconds": duration_seconds,
             "haproxy_time_seconds": haproxy_time_seconds,
+            "haproxy_time_problems": haproxy_time_problems,
         }

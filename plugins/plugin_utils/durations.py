@@ -20,8 +20,10 @@ with ``repr()`` and says how to fix it; callers add their own name in front.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from types import MappingProxyType
 
@@ -38,6 +40,7 @@ __all__ = [
     "haproxy_time",
     "haproxy_time_has_unit",
     "haproxy_time_ms",
+    "haproxy_time_problems",
     "haproxy_time_seconds",
     "haproxy_timeouts",
     "parse_duration",
@@ -312,6 +315,30 @@ def haproxy_time_has_unit(value, name="input"):
     """
     haproxy_time_ms(value, name)
     return not isinstance(value, int) and not value.strip().isdigit()
+
+
+def haproxy_time_problems(settings):
+    """{variable: HAProxy time} -> one sentence per value HAProxy would misread or refuse.
+
+    Empty values (not set) are skipped. A bare number is the trap this collection exists for:
+    HAProxy reads it as milliseconds, so each one is named with what HAProxy would make of it.
+    """
+    if not isinstance(settings, Mapping):
+        raise DurationError(f"expected a mapping of variable names to HAProxy times, got {type(settings).__name__}")
+    problems = []
+    for name, value in settings.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            if haproxy_time_has_unit(value, name):
+                continue
+            seconds = _as_plain_number(Fraction(haproxy_time_ms(value, name), 1000))
+            problems.append(f"{name}={json.dumps(value)} has no unit, and HAProxy reads a bare number as "
+                            f"MILLISECONDS ({value} ms = {seconds} s). Write the unit: \"{str(value).strip()}s\" "
+                            "if you meant seconds.")
+        except DurationError as e:
+            problems.append(str(e))
+    return problems
 
 
 def parse_wait_timeout(value, name="wait_timeout"):

@@ -59,14 +59,21 @@ def ansible_doc(name: str) -> subprocess.CompletedProcess:
     return result
 
 
-def run_playbook(tmp_path: Path, plays: list, result_format: str = "json") -> subprocess.CompletedProcess:
-    """ansible-playbook on localhost (local connection) with these plays; fails the test unless it passes."""
+def run_playbook(tmp_path: Path, plays: list, result_format: str = "json", inventory: dict | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess:
+    """ansible-playbook with these plays on localhost (local connection), or on `inventory` (YAML
+    inventory data); with check, fails the test unless the run passes."""
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    result = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
+    hosts = ["-i", "localhost,", "-c", "local"]
+    if inventory is not None:
+        (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+        hosts = ["-i", str(tmp_path / "inventory.yml")]
+    result = subprocess.run([str(VENV_BIN / "ansible-playbook"), *hosts, str(playbook)],
                             capture_output=True, text=True, env=env(result_format), cwd=tmp_path, timeout=300,
                             check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 

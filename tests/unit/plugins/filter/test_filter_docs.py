@@ -7,7 +7,7 @@ import re
 import pytest
 from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 
-FILTER_NAMES = ["haproxy_timeouts", "haproxy_time", "duration_seconds", "haproxy_time_seconds"]
+FILTER_NAMES = ["haproxy_timeouts", "haproxy_time", "duration_seconds", "haproxy_time_seconds", "haproxy_time_problems"]
 
 
 def plain_words(text):
@@ -49,5 +49,6 @@ def test_examples_run_in_a_real_playbook(tmp_path):
     # The values the examples promise in their comments.
     # ansible-core before 2.19 renders a template's number as text: msg: '28.8' there, msg: 28.8 after.
     shown = result.stdout.replace("'", "")
-    for promised in ("client: 1125s", "msg: 5400s", "msg: 28.8", "timeout client 6750s"):
+    for promised in ("client: 1125s", "msg: 5400s", "msg: 28.8", "timeout client 6750s",
+                     "MILLISECONDS (28800 ms = 28.8 s)"):
         assert promised in shown

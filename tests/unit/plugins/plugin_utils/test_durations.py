@@ -107,3 +107,18 @@ def test_parse_margin_percentage_is_relative_to_the_task():
 def test_parse_duration_is_exact():
     assert durations.parse_duration(0.1) + durations.parse_duration(0.2) == Fraction(3, 10)
     assert durations.parse_duration("1h30m15s500ms") == Fraction(5415500, 1000)
+
+
+def test_haproxy_time_problems_names_bare_numbers_and_refused_values_and_skips_unset_ones():
+    problems = durations.haproxy_time_problems({"client": "28800", "server": "8h", "check": "", "queue": None,
+                                                "connect": "-5s", "interval": 1500})
+    assert problems == [
+        'client="28800" has no unit, and HAProxy reads a bare number as MILLISECONDS (28800 ms = 28.8 s). '
+        'Write the unit: "28800s" if you meant seconds.',
+        "connect='-5s' must start with a digit (HAProxy takes no sign); " + durations._HAPROXY_TIME_HELP,
+        'interval=1500 has no unit, and HAProxy reads a bare number as MILLISECONDS (1500 ms = 1.5 s). '
+        'Write the unit: "1500s" if you meant seconds.',
+    ]
+    assert not durations.haproxy_time_problems({"client": "20m", "server": "1200000ms"})
+    with pytest.raises(durations.DurationError, match="expected a mapping"):
+        durations.haproxy_time_problems(["28800"])

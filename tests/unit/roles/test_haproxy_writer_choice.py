@@ -110,7 +110,7 @@ def render(tmp_path, host, stand_ins, listen_port, peers_port, proxies=None, **o
 
     variables = {**yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()),
                  **yaml.safe_load((ROLE / "vars" / "main.yml").read_text())}
-    hostvars = {name: {"__mariadb_galera_node_address": address} for name, address in NODES.items()}
+    hostvars = {name: {"mariadb_galera_node": {"name": name, "address": address}} for name, address in NODES.items()}
     hostvars.update({name: {"__haproxy_peer_address": address} for name, address in proxies.items()})
     variables.update({
         "inventory_hostname": host, "ansible_managed": "Ansible managed",

@@ -510,7 +510,8 @@ ONE_ARGUMENT_FILTERS = ["haproxy_time", "duration_seconds", "haproxy_time_second
 
 
 def test_filter_module_registers_exactly_the_documented_filters(filters):
-    assert sorted(filters) == ["duration_seconds", "haproxy_time", "haproxy_time_seconds", "haproxy_timeouts"]
+    assert sorted(filters) == ["duration_seconds", "haproxy_time", "haproxy_time_problems", "haproxy_time_seconds",
+                               "haproxy_timeouts"]
 
 
 @pytest.mark.parametrize("name", ["haproxy_timeouts", *ONE_ARGUMENT_FILTERS])

@@ -87,7 +87,7 @@ def parse_galera_info(text: str) -> dict | None:
     fields = text.split()
     if not fields or ":" not in fields[0]:
         return None
-    uuid, _, seqno = fields[0].partition(":")
+    uuid, _colon, seqno = fields[0].partition(":")
     return {"uuid": uuid, "seqno": int(seqno)}
 
 
@@ -102,8 +102,8 @@ def parse_gtid(text: str) -> tuple[int, int, int]:
 def gtid_seq_in_domain(gtid_list: str, domain: int) -> int | None:
     """The sequence number of ``domain`` in a comma separated GTID list (a backup's position)."""
     for item in filter(None, (part.strip() for part in gtid_list.split(","))):
-        d, _, seq = parse_gtid(item)
-        if d == domain:
+        item_domain, _server, seq = parse_gtid(item)
+        if item_domain == domain:
             return seq
     return None
 
@@ -174,7 +174,7 @@ def choose_backup(chains: dict[str, list[dict]], chain_id: str, stop: dict | Non
 def backup_is_before(manifest: dict, stop: dict) -> bool:
     if stop["kind"] == "datetime":
         return manifest["finished_local"] <= stop["value"]
-    domain, _, seq = parse_gtid(stop["value"])
+    domain, _server, seq = parse_gtid(stop["value"])
     backup_seq = gtid_seq_in_domain(manifest.get("binlog", {}).get("gtid", ""), domain)
     return backup_seq is None or backup_seq < seq
 
@@ -368,15 +368,15 @@ class Store:
         manifests = self.chains()[chain_id][: upto + 1]
         problems = chain_problems(chain_id, manifests, self.files_in(chain_id))
         if problems:
-            raise BackupError("; ".join(problems) + ". Restore an earlier backup (-e restore_backup=CHAIN) or "
-                                                      "take a new full backup.")
+            raise BackupError("; ".join(problems) + ". Restore another chain (-e mariadb_backup_restore_chain=CHAIN) "
+                              "or take a new full backup.")
         if checksums:
             for manifest in manifests:
                 digest = sha256_file(self.chains_dir / chain_id / manifest["file"])
                 if digest != manifest["sha256"]:
                     raise BackupError(f"chain {chain_id}: {manifest['file']} does not match its manifest's sha256 "
                                       "(damaged copy). Restore another chain, or from the other copy "
-                                      "(-e restore_source=offhost or local).")
+                                      "(-e mariadb_backup_restore_source=offhost or local).")
         return manifests
 
     def unpack(self, chain_id: str, manifests: list[dict], into: Path) -> None:
@@ -493,8 +493,8 @@ def take_backup(config: dict, kind: str) -> dict:
         if newest is None:
             print("no full backup yet: taking a full backup instead of an incremental", flush=True)
             kind = "full"
-        elif not all(m.get("verified") for m in chains[newest]) or chain_problems(newest, chains[newest],
-                                                                                   store.files_in(newest)):
+        elif (not all(m.get("verified") for m in chains[newest])
+              or chain_problems(newest, chains[newest], store.files_in(newest))):
             print(f"chain {newest} has a backup that did not verify: taking a full backup instead", flush=True)
             kind = "full"
     datadir = Path(config["datadir"])
@@ -724,8 +724,8 @@ def status(config: dict) -> dict:
     newest = verified[-1] if verified else None
     result = {
         "node": config["node"], "dir": config["dir"], "chains": len(chains),
-        "backups": sum(len(ms) for ms in chains.values()), "stored_bytes": sum(m.get("bytes", 0)
-                                                                                 for ms in chains.values() for m in ms),
+        "backups": sum(len(ms) for ms in chains.values()),
+        "stored_bytes": sum(m.get("bytes", 0) for ms in chains.values() for m in ms),
         "newest_verified": None, "unverified": [f"{m['chain']}/{m['file']}" for ms in chains.values() for m in ms
                                                 if not m.get("verified")],
         "offhost": config["offhost"]["address"] if config.get("offhost") else None,
@@ -874,7 +874,7 @@ def parse_stop(args) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dbstack-mariadb-backup", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="dbstack-mariadb-backup", description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="take a full or incremental backup, verify it, prune, copy off-host")
     backup.add_argument("kind", choices=["full", "incremental"])

@@ -204,11 +204,10 @@ def binlog_sequence(names: list[str], first: str) -> list[str]:
     return files
 
 
-def scan_binlog_text(lines) -> dict:
-    """The positions of the GTID events and the last event time in mariadb-binlog's text output."""
+def binlog_lines(lines):
+    """mariadb-binlog's text output as (position, time, gtid, line): an event header gives its time and,
+    for a GTID event, the GTID; any other line has time and gtid None. Position is the last ``# at``."""
     at = None
-    gtids: dict[str, int] = {}
-    last_time = None
     for line in lines:
         m = BINLOG_AT.match(line)
         if m:
@@ -216,36 +215,37 @@ def scan_binlog_text(lines) -> dict:
             continue
         head = BINLOG_EVENT_HEAD.match(line)
         if head:
-            last_time = head.group(1)
             gtid = BINLOG_GTID.search(line)
-            if gtid and at is not None:
-                gtids[gtid.group(1)] = at
-    return {"gtids": gtids, "last_time": binlog_time(last_time) if last_time else None}
+            yield at, binlog_time(head.group(1)), gtid.group(1) if gtid else None, line
+        else:
+            yield at, None, None, line
+
+
+def scan_binlog_text(lines) -> dict:
+    """The positions of the GTID events and the last event time in mariadb-binlog's text output."""
+    gtids: dict[str, int] = {}
+    last_time = None
+    for at, moment, gtid, _line in binlog_lines(lines):
+        last_time = moment or last_time
+        if gtid and at is not None:
+            gtids[gtid] = at
+    return {"gtids": gtids, "last_time": last_time}
 
 
 def find_in_binlog_text(lines, pattern: str, file_name: str) -> list[dict]:
     """The transactions whose statement contains ``pattern`` (case-insensitive): DDL as written, DML by
     the statement MariaDB annotates row events with (binlog_annotate_row_events, on by default)."""
-    found, current, at = [], None, None
+    found, current = [], None
     needle = pattern.lower()
-    for line in lines:
-        m = BINLOG_AT.match(line)
-        if m:
-            at = int(m.group(1))
+    for at, moment, gtid, line in binlog_lines(lines):
+        if gtid:
+            current = {"gtid": gtid, "time": moment, "file": file_name, "position": at, "statement": None}
+        if moment or current is None or current["statement"] is not None:
             continue
-        head = BINLOG_EVENT_HEAD.match(line)
-        if head:
-            gtid = BINLOG_GTID.search(line)
-            if gtid:
-                current = {"gtid": gtid.group(1), "time": binlog_time(head.group(1)), "file": file_name,
-                           "position": at, "statement": None}
-            continue
-        if current is None or current["statement"] is not None:
-            continue
-        text = line[4:] if line.startswith("#Q> ") else line
-        if (line.startswith("#Q> ") or not line.startswith(("#", "/*", "SET ", "BINLOG ", "'", "DELIMITER"))) \
-                and needle in text.lower():
-            current["statement"] = text.strip()
+        annotation = line.startswith("#Q> ")
+        statement = not line.startswith(("#", "/*", "SET ", "BINLOG ", "'", "DELIMITER"))
+        if (annotation or statement) and needle in line.lower():
+            current["statement"] = (line[4:] if annotation else line).strip()
             found.append(current)
     return found
 

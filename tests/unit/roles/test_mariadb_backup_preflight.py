@@ -50,6 +50,16 @@ def test_a_bad_setting_stops_the_preflight_naming_it(tmp_path, settings, message
     assert message in said(result), said(result)[-3000:]
 
 
+def test_a_backup_host_outside_the_play_is_named(tmp_path):
+    play = {"name": "Preflight", "hosts": "galera", "gather_facts": False,
+            "tasks": [{"ansible.builtin.include_role": {"name": "dbstack.galera.mariadb_backup",
+                                                        "tasks_from": "preflight.yml"}}]}
+    result = run_playbook(tmp_path, [play], inventory=INVENTORY, check=False)
+    assert result.returncode != 0
+    assert "The backup host store1 (first host of 'backup') is unreachable or not in this play" in said(result), \
+        said(result)[-3000:]
+
+
 def test_a_backup_host_in_the_galera_group_is_refused(tmp_path):
     inventory = {"all": {"children": {"galera": {"hosts": {"galera1": LOCAL, "galera2": LOCAL, "galera3": LOCAL}},
                                       "backup": {"hosts": {"galera1": LOCAL}}}}}

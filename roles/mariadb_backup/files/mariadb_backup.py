@@ -500,11 +500,6 @@ def take_backup(config: dict, kind: str) -> dict:
     datadir = Path(config["datadir"])
     require_space(store.root, tree_bytes(datadir), "a backup and its proof", "mariadb_backup_dir")
 
-    conn = connect(config["socket"])
-    state = galera_state(conn)
-    if state != "Synced":
-        raise BackupError(f"{config['node']} is {state or 'not in a cluster'}, not Synced: a backup of it could miss "
-                          "committed writes. Let it sync (or choose another mariadb_backup_node) and run again.")
     started = datetime.datetime.now().astimezone()
     chain_id = utc_stamp(started) if kind == "full" else newest
     index = 0 if kind == "full" else len(chains[newest])
@@ -516,13 +511,7 @@ def take_backup(config: dict, kind: str) -> dict:
             "--user=root", f"--parallel={config.get('parallel', 1)}"]
     if kind == "incremental":
         argv.append(f"--incremental-lsn={chains[newest][-1]['to_lsn']}")
-    # Desynced, the node leaves flow control: its slowness while it copies does not slow the writer.
-    query(conn, "SET GLOBAL wsrep_desync = ON")
-    try:
-        run_checked(argv, f"mariabackup of {config['node']}")
-    finally:
-        query(conn, "SET GLOBAL wsrep_desync = OFF")
-        conn.close()
+    run_checked(argv, f"mariabackup of {config['node']}")
     finished = datetime.datetime.now().astimezone()
     manifest = {
         "format": MANIFEST_FORMAT, "chain": chain_id, "index": index, "kind": kind, "file": f"{name}.xb.zst",
@@ -562,6 +551,39 @@ def take_backup(config: dict, kind: str) -> dict:
     proof = verify(store, chain_id, index)
     print(f"verified by restoring it: {sum(proof['tables'].values())} tables in {proof['seconds']} s", flush=True)
     return manifest
+
+
+def require_synced(config: dict) -> None:
+    conn = connect(config["socket"])
+    try:
+        state = galera_state(conn)
+    finally:
+        conn.close()
+    if state != "Synced":
+        raise BackupError(f"{config['node']} is {state or 'not in a cluster'}, not Synced: a backup of it could miss "
+                          "committed writes. Let it sync (or choose another mariadb_backup_node) and run again.")
+
+
+@contextlib.contextmanager
+def desynced(config: dict):
+    """The node out of flow control for the whole run (copy, compression, proof, off-host copy).
+
+    A desynced node lets the cluster commit without waiting for it: the run's load on this node slows
+    the node's own applying, which catches up afterwards, instead of every writer of the cluster. Each
+    switch has its own connection: a run outlasts wait_timeout."""
+    conn = connect(config["socket"])
+    try:
+        query(conn, "SET GLOBAL wsrep_desync = ON")
+    finally:
+        conn.close()
+    try:
+        yield
+    finally:
+        conn = connect(config["socket"])
+        try:
+            query(conn, "SET GLOBAL wsrep_desync = OFF")
+        finally:
+            conn.close()
 
 
 def read_optional(path: Path) -> str:
@@ -906,12 +928,14 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(config["dir"])
         if args.command == "backup":
             with locked(root):
-                take_backup(config, args.kind)
-                for chain_id in prune(Store(root), int(config["keep_full"])):
-                    print(f"deleted chain {chain_id} (more than {config['keep_full']} verified full backups)")
-                prune_binlogs(config)
-                if config.get("offhost"):
-                    offhost_copy(config)
+                require_synced(config)
+                with desynced(config):
+                    take_backup(config, args.kind)
+                    for chain_id in prune(Store(root), int(config["keep_full"])):
+                        print(f"deleted chain {chain_id} (more than {config['keep_full']} verified full backups)")
+                    prune_binlogs(config)
+                    if config.get("offhost"):
+                        offhost_copy(config)
         elif args.command == "status":
             print(json.dumps(status(config), indent=2, sort_keys=True))
         elif args.command == "verify":

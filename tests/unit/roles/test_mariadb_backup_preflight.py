@@ -39,6 +39,7 @@ def test_the_defaults_pass(tmp_path):
     ({"mariadb_backup_dir": "/var/lib/mysql/backups"},
      "mariadb_backup_dir '/var/lib/mysql/backups' is inside the datadir or the binary log directory"),
     ({"mariadb_backup_binlog_max_size": "20 gigs"}, "mariadb_backup_binlog_max_size is '20 gigs': write a size such"),
+    ({"mariadb_backup_cpu_quota": "0.5"}, "mariadb_backup_cpu_quota is '0.5': write a share of one CPU such as 50%"),
     ({"mariadb_backup_full_schedule": "every sunday"},
      "mariadb_backup_full_schedule is 'every sunday', which systemd does not read as a calendar event"),
     ({"mariadb_backup_restore_stop_gtid": "0-1-5", "mariadb_backup_restore_stop_datetime": "2026-11-30 10:00:00"},

@@ -16,16 +16,14 @@ node), not only from what the task reported.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import labhosts
 import pymysql
 import pytest
 import testinfra
+from labdb import PROJECT, run_playbook
 
 testinfra_hosts = ["app"]
 
@@ -84,10 +82,7 @@ def configure(host, *, timeout: str, expect: str, max_task_length: int, driver: 
         return cfg
     extra = {"dbstack_max_task_length": max_task_length, "haproxy_timeout_client": timeout,
              "haproxy_timeout_server": timeout, "smoke_app_db_driver": driver}
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    playbook = Path(sys.executable).parent / "ansible-playbook"
-    proc = subprocess.run([str(playbook), "-i", str(inventory), str(SCENARIO / "reconfigure.yml"),
-                           "-e", json.dumps(extra)], capture_output=True, text=True, check=False)
+    proc = run_playbook(str((SCENARIO / "reconfigure.yml").relative_to(PROJECT)), "-e", json.dumps(extra), check=False)
     if proc.returncode != 0:
         pytest.fail(f"reconfigure.yml {extra} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
     return smoke(host, "config")

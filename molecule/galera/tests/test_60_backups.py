@@ -123,11 +123,11 @@ def test_point_in_time_restore_after_a_dropped_table(lab, account):
     checksum = same_on_every_node(lab, account, f"CHECKSUM TABLE {TABLE}")
     print(f"point-in-time restore: {took:.1f} s, {len(acknowledged)} acknowledged writes back, checksum {checksum}")
 
-    # The app works again: a Celery task saves through HAProxy.
-    app = node_host(lab, lab["groups"]["app"][0])
-    run = app.run("dbstack-smoke smoke run --variant tenacity --idle 1 --json")
-    assert run.rc == 0, run.stdout + run.stderr
-    assert json.loads(run.stdout)["runs"][0]["state"] == "SUCCESS", run.stdout
+    # The app works again: a Celery task saves through HAProxy (where the layout has the smoke app).
+    for app_host in lab["groups"].get("app", [])[:1]:
+        run = node_host(lab, app_host).run("dbstack-smoke smoke run --variant tenacity --idle 1 --json")
+        assert run.rc == 0, run.stdout + run.stderr
+        assert json.loads(run.stdout)["runs"][0]["state"] == "SUCCESS", run.stdout
 
     # Each node's previous data is kept, and a new full backup of the restored cluster was taken.
     for name in lab["groups"]["galera"]:

@@ -45,7 +45,8 @@ from pathlib import Path
 
 CONFIG = Path("/etc/dbstack/mariadb-backup.json")
 MANIFEST_FORMAT = 1
-# mariabackup's files of interest in a backup directory.
+# mariabackup's files of interest in a backup directory, by the names of MariaDB 10.11 (Debian 12);
+# read_info also takes the mariadb_backup_* names newer releases may use.
 CHECKPOINTS = "xtrabackup_checkpoints"
 BINLOG_INFO = "xtrabackup_binlog_info"
 GALERA_INFO = "xtrabackup_galera_info"
@@ -520,10 +521,13 @@ def take_backup(config: dict, kind: str) -> dict:
         "finished_local": finished.strftime("%Y-%m-%d %H:%M:%S"),
         "data_bytes": tree_bytes(stage), "verified": None,
     }
-    manifest.update({k: v for k, v in parse_checkpoints((stage / CHECKPOINTS).read_text()).items() if k != "type"})
-    manifest["binlog"] = parse_binlog_info(read_optional(stage / BINLOG_INFO))
+    checkpoints = read_info(stage, CHECKPOINTS)
+    if not checkpoints:
+        raise BackupError(f"mariabackup left no {CHECKPOINTS} in {stage}: the backup cannot be chained or prepared.")
+    manifest.update({k: v for k, v in parse_checkpoints(checkpoints).items() if k != "type"})
+    manifest["binlog"] = parse_binlog_info(read_info(stage, BINLOG_INFO))
     manifest["binlog_history"] = binlog_history(store.root)
-    manifest["galera"] = parse_galera_info(read_optional(stage / GALERA_INFO))
+    manifest["galera"] = parse_galera_info(read_info(stage, GALERA_INFO))
     store.chains_dir.mkdir(mode=0o700, exist_ok=True)
     chain_dir.mkdir(exist_ok=True)
     target = chain_dir / manifest["file"]
@@ -586,11 +590,11 @@ def desynced(config: dict):
             conn.close()
 
 
-def read_optional(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return ""
+def read_info(stage: Path, name: str) -> str:
+    for candidate in (name, name.replace("xtrabackup_", "mariadb_backup_")):
+        with contextlib.suppress(FileNotFoundError):
+            return (stage / candidate).read_text()
+    return ""
 
 
 def prune(store: Store, keep: int) -> list[str]:

@@ -15,11 +15,11 @@ INVENTORY = {"all": {"children": {"galera": {"hosts": {"galera1": LOCAL, "galera
                                   "backup": {"hosts": {"store1": LOCAL}}}}}
 
 
-def preflight(tmp_path, inventory=INVENTORY, **settings):
+def preflight(tmp_path, inventory=None, **settings):
     play = {"name": "Preflight", "hosts": "galera:backup", "gather_facts": False, "vars": settings,
             "tasks": [{"ansible.builtin.include_role": {"name": "dbstack.galera.mariadb_backup",
                                                         "tasks_from": "preflight.yml"}}]}
-    return run_playbook(tmp_path, [play], inventory=inventory, check=False)
+    return run_playbook(tmp_path, [play], inventory=inventory or INVENTORY, check=False)
 
 
 def said(result) -> str:

@@ -219,6 +219,58 @@ def failback_section(failback: dict) -> list[str]:
     return lines
 
 
+def backup_section(backup: dict) -> list[str]:
+    gb = 1e9
+    dataset, load, restore = backup["dataset"], backup["throughput"]["summary"], backup["restore"]
+    lines = ["## Backups", "", f"`benchmarks/backup_restore.py` ({backup['date']}, MariaDB {backup['mariadb']}, "
+             f"{backup['sysbench']}): {dataset['tables']} sysbench tables x {dataset['table_size']:,} rows, "
+             f"{dataset['innodb_bytes'] / gb:.2f} GB of InnoDB data and indexes ({dataset['datadir_bytes'] / gb:.2f} GB "
+             f"datadir) on {backup['backup_node']}, the backup node; the backup host (off-host copy) is the client "
+             "host. Each backup is `systemctl start dbstack-mariadb-backup@KIND.service` as its timer would run it; "
+             "*wall* is the whole unit: mariabackup's copy (node desynced), zstd, the proof by restore (*verify*: "
+             "unpack and prepare the chain, a scratch server, CHECK TABLE of every table) and the off-host copy. "
+             f"The first incremental follows {backup['backups']['transactions_between']:,} oltp_write_only "
+             "transactions; the second is the one of the restore below, under 20 writes/s.", "",
+             "| backup | wall s | copy s | compress s | verify s | off-host s | data GB | stored GB | data / stored |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [("full", backup["backups"]["full"]), ("incremental", backup["backups"]["incremental"]),
+            ("incremental (restore's)", restore["incremental"]),
+            ("full, after the restore", restore["new_full_backup"])]
+    for label, row in rows:
+        offhost = "-" if row["offhost_seconds"] is None else f"{row['offhost_seconds']:.1f}"
+        lines.append(f"| {label} | {row['wall_seconds']:.1f} | {row['copy_seconds']} | {row['compress_seconds']:.1f} | "
+                     f"{row['verify_seconds']:.1f} | {offhost} | {row['data_bytes'] / gb:.3f} | "
+                     f"{row['bytes'] / gb:.3f} | {row['data_bytes'] / max(1, row['bytes']):.1f}x |")
+    lines += ["", f"Writer throughput while a full backup runs: sysbench {load['test']}, {load['threads']} threads "
+              f"through haproxy1 (writes to galera1), windows of {load['window_seconds']} s, one without and one "
+              "with a full backup started on the backup node as the window starts, alternating which goes first; "
+              "*CPU busy* is the whole machine's:", "",
+              "| pair | backup | tps | p95 ms | CPU busy | backup wall s |", "| --- | --- | --- | --- | --- | --- |"]
+    for window in backup["throughput"]["windows"]:
+        wall = f"{window['backup']['wall_seconds']:.0f}" if window.get("backup") else "-"
+        lines.append(f"| {window['pair']} | {window['mode']} | {window['tps']:.1f} | {window['p95_ms']:.1f} | "
+                     f"{100 * window['cpu_busy']:.0f} % | {wall} |")
+    phases = ", ".join(f"{phase} {value['tps']:.0f} tps ({value['ratio']:.2f}x)"
+                       for phase, value in load["by_phase"].items())
+    lines += ["", f"Ratio of the medians, with / without: **{load['ratio']:.2f}** ({load['median_with']:.1f} / "
+              f"{load['median_without']:.1f} tps); target >= 0.9. By phase of the backup (medians of sysbench's "
+              f"per-second reports, against the windows without): {phases}.", ""]
+    nodes = restore["nodes"]
+    missing = sum(node["missing_acknowledged"] for node in nodes.values())
+    extra = sorted({node["never_acknowledged"] for node in nodes.values()})
+    lines += [f"Point-in-time restore: 20 acknowledged INSERTs/s through haproxy1, an incremental meanwhile, "
+              f"the writer's table dropped through HAProxy; `dbstack-mariadb-backup binlog-find 'DROP TABLE'` gave "
+              f"GTID {restore['gtid']}, and `playbooks/restore.yml -e mariadb_backup_restore_stop_gtid="
+              f"{restore['gtid']} -e mariadb_backup_restore_confirm=true -e mariadb_backup_restore_new_full_backup"
+              f"=false` took **{restore['restore_seconds']:.1f} s** (HAProxy passed connections "
+              f"{restore['settle_seconds']:.1f} s after it returned); the new full backup it would take next, run "
+              f"apart, {restore['new_full_backup']['wall_seconds']:.1f} s. Recovery point: of "
+              f"{restore['acknowledged']} writes acknowledged before the drop, **{missing} missing** on the three "
+              f"nodes; rows present that were never acknowledged: {', '.join(map(str, extra))} "
+              f"({restore['in_doubt']} writes were in doubt).", ""]
+    return lines
+
+
 def main() -> int:
     results = Path(sys.argv[1])
     kept = previous_sections()
@@ -276,6 +328,8 @@ def main() -> int:
     out += health_section(health) if health else kept.get("## Health checks", [])
     failback = load(results, "failback")
     out += failback_section(failback) if failback else kept.get("## Writer fail-back", [])
+    backup = load(results, "backup_restore")
+    out += backup_section(backup) if backup else kept.get("## Backups", [])
 
     notes = REPO / "benchmarks" / "NOTES.md"
     if notes.exists():

@@ -18,8 +18,16 @@ README = ROOT / "README.md"
 
 
 def options(role: str) -> dict:
-    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
-    return specs["argument_specs"]["main"]["options"]
+    """The main entry point's options, then the other entry points' options that defaults/main.yml sets
+    (documented once, with the entry point that reads them)."""
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text()) or {}
+    found = dict(specs["main"]["options"])
+    for entry_point, spec in specs.items():
+        for name, option in (spec.get("options") or {}).items():
+            if entry_point != "main" and name in defaults and name not in found:
+                found[name] = dict(option, description=f"(entry point `{entry_point}`) " + cell(option.get("description", "")))
+    return found
 
 
 def cell(text) -> str:

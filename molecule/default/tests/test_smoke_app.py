@@ -7,6 +7,8 @@ import json
 import pymysql
 import pytest
 
+from labdb import changed_tasks, run_playbook
+
 testinfra_hosts = ["app"]
 
 
@@ -53,3 +55,16 @@ def test_task_round_trip_row_on_every_galera_node(host, lab):
         finally:
             conn.close()
     assert seen == {name: (1, token, "saved", 1) for name in lab["groups"]["galera"]}
+
+
+def test_smoke_yml_alone_reads_the_timeout_haproxy_applies(host, lab):
+    """Without the haproxy play in the run, the app reads HAProxy's timeout back from haproxy.cfg (the
+    haproxy role owns it): the settings site.yml wrote stay exactly as they are."""
+    if host.backend.name != lab["hosts"][lab["groups"]["app"][0]]["container"]:
+        pytest.skip("one run for the scenario")
+    before = json.loads(host.check_output("dbstack-smoke smoke config --json"))
+    result = run_playbook("playbooks/smoke.yml")
+    assert changed_tasks(result.stdout) == []
+    read = result.stdout.split("Read the HAProxy configuration in force", 1)[1].split("TASK [", 1)[0]
+    assert "ok: [" in read and "skipping" not in read, read
+    assert json.loads(host.check_output("dbstack-smoke smoke config --json")) == before

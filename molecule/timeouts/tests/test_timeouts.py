@@ -207,7 +207,7 @@ def test_fixed_naive_task_idle_for_its_whole_length_saves(host, galera, driver):
     cfg = configure(host, **FIXED, driver=driver)
     # max_task_length 8 s + 25 % margin, capped by wait_timeout 28800: 10 s, in HAProxy and in the app.
     assert haproxy_listener_timeouts() == ("10s", "10s")
-    assert cfg["haproxy_timeout"] == "10s" and cfg["haproxy_timeout_source"] == "haproxy role facts"
+    assert cfg["haproxy_timeout"] == "10s"
     assert cfg["conn_max_age"] == 9 and cfg["task_time_limit"] == 8
 
     naive = run_tasks(host, ["naive"], [FIXED_IDLE])[("naive", FIXED_IDLE)]

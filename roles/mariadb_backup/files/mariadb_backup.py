@@ -87,7 +87,7 @@ def parse_galera_info(text: str) -> dict | None:
     fields = text.split()
     if not fields or ":" not in fields[0]:
         return None
-    uuid, _, seqno = fields[0].partition(":")
+    uuid, _colon, seqno = fields[0].partition(":")
     return {"uuid": uuid, "seqno": int(seqno)}
 
 
@@ -102,8 +102,8 @@ def parse_gtid(text: str) -> tuple[int, int, int]:
 def gtid_seq_in_domain(gtid_list: str, domain: int) -> int | None:
     """The sequence number of ``domain`` in a comma separated GTID list (a backup's position)."""
     for item in filter(None, (part.strip() for part in gtid_list.split(","))):
-        d, _, seq = parse_gtid(item)
-        if d == domain:
+        item_domain, _server, seq = parse_gtid(item)
+        if item_domain == domain:
             return seq
     return None
 
@@ -174,7 +174,7 @@ def choose_backup(chains: dict[str, list[dict]], chain_id: str, stop: dict | Non
 def backup_is_before(manifest: dict, stop: dict) -> bool:
     if stop["kind"] == "datetime":
         return manifest["finished_local"] <= stop["value"]
-    domain, _, seq = parse_gtid(stop["value"])
+    domain, _server, seq = parse_gtid(stop["value"])
     backup_seq = gtid_seq_in_domain(manifest.get("binlog", {}).get("gtid", ""), domain)
     return backup_seq is None or backup_seq < seq
 
@@ -204,11 +204,10 @@ def binlog_sequence(names: list[str], first: str) -> list[str]:
     return files
 
 
-def scan_binlog_text(lines) -> dict:
-    """The positions of the GTID events and the last event time in mariadb-binlog's text output."""
+def binlog_lines(lines):
+    """mariadb-binlog's text output as (position, time, gtid, line): an event header gives its time and,
+    for a GTID event, the GTID; any other line has time and gtid None. Position is the last ``# at``."""
     at = None
-    gtids: dict[str, int] = {}
-    last_time = None
     for line in lines:
         m = BINLOG_AT.match(line)
         if m:
@@ -216,36 +215,37 @@ def scan_binlog_text(lines) -> dict:
             continue
         head = BINLOG_EVENT_HEAD.match(line)
         if head:
-            last_time = head.group(1)
             gtid = BINLOG_GTID.search(line)
-            if gtid and at is not None:
-                gtids[gtid.group(1)] = at
-    return {"gtids": gtids, "last_time": binlog_time(last_time) if last_time else None}
+            yield at, binlog_time(head.group(1)), gtid.group(1) if gtid else None, line
+        else:
+            yield at, None, None, line
+
+
+def scan_binlog_text(lines) -> dict:
+    """The positions of the GTID events and the last event time in mariadb-binlog's text output."""
+    gtids: dict[str, int] = {}
+    last_time = None
+    for at, moment, gtid, _line in binlog_lines(lines):
+        last_time = moment or last_time
+        if gtid and at is not None:
+            gtids[gtid] = at
+    return {"gtids": gtids, "last_time": last_time}
 
 
 def find_in_binlog_text(lines, pattern: str, file_name: str) -> list[dict]:
     """The transactions whose statement contains ``pattern`` (case-insensitive): DDL as written, DML by
     the statement MariaDB annotates row events with (binlog_annotate_row_events, on by default)."""
-    found, current, at = [], None, None
+    found, current = [], None
     needle = pattern.lower()
-    for line in lines:
-        m = BINLOG_AT.match(line)
-        if m:
-            at = int(m.group(1))
+    for at, moment, gtid, line in binlog_lines(lines):
+        if gtid:
+            current = {"gtid": gtid, "time": moment, "file": file_name, "position": at, "statement": None}
+        if moment or current is None or current["statement"] is not None:
             continue
-        head = BINLOG_EVENT_HEAD.match(line)
-        if head:
-            gtid = BINLOG_GTID.search(line)
-            if gtid:
-                current = {"gtid": gtid.group(1), "time": binlog_time(head.group(1)), "file": file_name,
-                           "position": at, "statement": None}
-            continue
-        if current is None or current["statement"] is not None:
-            continue
-        text = line[4:] if line.startswith("#Q> ") else line
-        if (line.startswith("#Q> ") or not line.startswith(("#", "/*", "SET ", "BINLOG ", "'", "DELIMITER"))) \
-                and needle in text.lower():
-            current["statement"] = text.strip()
+        annotation = line.startswith("#Q> ")
+        statement = not line.startswith(("#", "/*", "SET ", "BINLOG ", "'", "DELIMITER"))
+        if (annotation or statement) and needle in line.lower():
+            current["statement"] = (line[4:] if annotation else line).strip()
             found.append(current)
     return found
 
@@ -368,15 +368,15 @@ class Store:
         manifests = self.chains()[chain_id][: upto + 1]
         problems = chain_problems(chain_id, manifests, self.files_in(chain_id))
         if problems:
-            raise BackupError("; ".join(problems) + ". Restore an earlier backup (-e restore_backup=CHAIN) or "
-                                                      "take a new full backup.")
+            raise BackupError("; ".join(problems) + ". Restore another chain (-e mariadb_backup_restore_chain=CHAIN) "
+                              "or take a new full backup.")
         if checksums:
             for manifest in manifests:
                 digest = sha256_file(self.chains_dir / chain_id / manifest["file"])
                 if digest != manifest["sha256"]:
                     raise BackupError(f"chain {chain_id}: {manifest['file']} does not match its manifest's sha256 "
                                       "(damaged copy). Restore another chain, or from the other copy "
-                                      "(-e restore_source=offhost or local).")
+                                      "(-e mariadb_backup_restore_source=offhost or local).")
         return manifests
 
     def unpack(self, chain_id: str, manifests: list[dict], into: Path) -> None:
@@ -493,18 +493,13 @@ def take_backup(config: dict, kind: str) -> dict:
         if newest is None:
             print("no full backup yet: taking a full backup instead of an incremental", flush=True)
             kind = "full"
-        elif not all(m.get("verified") for m in chains[newest]) or chain_problems(newest, chains[newest],
-                                                                                   store.files_in(newest)):
+        elif (not all(m.get("verified") for m in chains[newest])
+              or chain_problems(newest, chains[newest], store.files_in(newest))):
             print(f"chain {newest} has a backup that did not verify: taking a full backup instead", flush=True)
             kind = "full"
     datadir = Path(config["datadir"])
     require_space(store.root, tree_bytes(datadir), "a backup and its proof", "mariadb_backup_dir")
 
-    conn = connect(config["socket"])
-    state = galera_state(conn)
-    if state != "Synced":
-        raise BackupError(f"{config['node']} is {state or 'not in a cluster'}, not Synced: a backup of it could miss "
-                          "committed writes. Let it sync (or choose another mariadb_backup_node) and run again.")
     started = datetime.datetime.now().astimezone()
     chain_id = utc_stamp(started) if kind == "full" else newest
     index = 0 if kind == "full" else len(chains[newest])
@@ -516,13 +511,7 @@ def take_backup(config: dict, kind: str) -> dict:
             "--user=root", f"--parallel={config.get('parallel', 1)}"]
     if kind == "incremental":
         argv.append(f"--incremental-lsn={chains[newest][-1]['to_lsn']}")
-    # Desynced, the node leaves flow control: its slowness while it copies does not slow the writer.
-    query(conn, "SET GLOBAL wsrep_desync = ON")
-    try:
-        run_checked(argv, f"mariabackup of {config['node']}")
-    finally:
-        query(conn, "SET GLOBAL wsrep_desync = OFF")
-        conn.close()
+    run_checked(argv, f"mariabackup of {config['node']}")
     finished = datetime.datetime.now().astimezone()
     manifest = {
         "format": MANIFEST_FORMAT, "chain": chain_id, "index": index, "kind": kind, "file": f"{name}.xb.zst",
@@ -562,6 +551,39 @@ def take_backup(config: dict, kind: str) -> dict:
     proof = verify(store, chain_id, index)
     print(f"verified by restoring it: {sum(proof['tables'].values())} tables in {proof['seconds']} s", flush=True)
     return manifest
+
+
+def require_synced(config: dict) -> None:
+    conn = connect(config["socket"])
+    try:
+        state = galera_state(conn)
+    finally:
+        conn.close()
+    if state != "Synced":
+        raise BackupError(f"{config['node']} is {state or 'not in a cluster'}, not Synced: a backup of it could miss "
+                          "committed writes. Let it sync (or choose another mariadb_backup_node) and run again.")
+
+
+@contextlib.contextmanager
+def desynced(config: dict):
+    """The node out of flow control for the whole run (copy, compression, proof, off-host copy).
+
+    A desynced node lets the cluster commit without waiting for it: the run's load on this node slows
+    the node's own applying, which catches up afterwards, instead of every writer of the cluster. Each
+    switch has its own connection: a run outlasts wait_timeout."""
+    conn = connect(config["socket"])
+    try:
+        query(conn, "SET GLOBAL wsrep_desync = ON")
+    finally:
+        conn.close()
+    try:
+        yield
+    finally:
+        conn = connect(config["socket"])
+        try:
+            query(conn, "SET GLOBAL wsrep_desync = OFF")
+        finally:
+            conn.close()
 
 
 def read_optional(path: Path) -> str:
@@ -724,8 +746,8 @@ def status(config: dict) -> dict:
     newest = verified[-1] if verified else None
     result = {
         "node": config["node"], "dir": config["dir"], "chains": len(chains),
-        "backups": sum(len(ms) for ms in chains.values()), "stored_bytes": sum(m.get("bytes", 0)
-                                                                                 for ms in chains.values() for m in ms),
+        "backups": sum(len(ms) for ms in chains.values()),
+        "stored_bytes": sum(m.get("bytes", 0) for ms in chains.values() for m in ms),
         "newest_verified": None, "unverified": [f"{m['chain']}/{m['file']}" for ms in chains.values() for m in ms
                                                 if not m.get("verified")],
         "offhost": config["offhost"]["address"] if config.get("offhost") else None,
@@ -874,7 +896,7 @@ def parse_stop(args) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dbstack-mariadb-backup", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="dbstack-mariadb-backup", description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="take a full or incremental backup, verify it, prune, copy off-host")
     backup.add_argument("kind", choices=["full", "incremental"])
@@ -906,12 +928,14 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(config["dir"])
         if args.command == "backup":
             with locked(root):
-                take_backup(config, args.kind)
-                for chain_id in prune(Store(root), int(config["keep_full"])):
-                    print(f"deleted chain {chain_id} (more than {config['keep_full']} verified full backups)")
-                prune_binlogs(config)
-                if config.get("offhost"):
-                    offhost_copy(config)
+                require_synced(config)
+                with desynced(config):
+                    take_backup(config, args.kind)
+                    for chain_id in prune(Store(root), int(config["keep_full"])):
+                        print(f"deleted chain {chain_id} (more than {config['keep_full']} verified full backups)")
+                    prune_binlogs(config)
+                    if config.get("offhost"):
+                        offhost_copy(config)
         elif args.command == "status":
             print(json.dumps(status(config), indent=2, sort_keys=True))
         elif args.command == "verify":

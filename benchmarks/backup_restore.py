@@ -3,7 +3,14 @@ take and how large they are, what a backup running on the backup node costs the 
 point-in-time restore of the whole cluster after a dropped table.
 
     .venv/bin/python benchmarks/backup_restore.py [--tables 8] [--table-size 600000] [--pairs 3]
-        [--window SECONDS] [--threads 4] [--json FILE] [--keep] [--reuse]
+        [--window SECONDS] [--threads 4] [--set VARIABLE=VALUE ...] [--only throughput]
+        [--json FILE] [--keep] [--reuse]
+
+--set passes role variables to site.yml (each value read as YAML), e.g. `--set mariadb_backup_cpu_quota=25%`
+or `--set mariadb_backup_cpu_quota=` for no quota; with --reuse, site.yml runs again only when --set is
+given, so that the backup unit is rewritten. --only throughput runs steps 1 (the dataset, loaded only if it
+is not there), one full backup (its wall time sizes the windows) and 3, so that several settings can be
+compared on one lab (--keep, then --reuse) without loading the dataset again.
 
 On the benchmarks' lab (benchlab.py; client1 is also the `backup` host, so each run copies off-host):
 
@@ -23,8 +30,14 @@ On the benchmarks' lab (benchlab.py; client1 is also the `backup` host, so each 
    by default twice the full backup's wall time of step 2, so that a window covers a whole backup
    (one under load takes longer).
    Reported: each window's tps, the ratio of the medians (target >= 0.9), and, from sysbench's
-   per-second reports placed on the unit's journal, the tps during each phase of the backup; the
-   machine's CPU busy share (/proc/stat) per window says whether the host was saturated.
+   per-second reports placed on the unit's journal, the tps during each phase of the backup and
+   during the whole backup; the machine's CPU busy share (/proc/stat) per window says whether the
+   host was saturated. A sampler reads once a second, over one TLS connection per node, galera3's
+   wsrep_flow_control_sent, state and receive queue and galera1's wsrep_flow_control_paused_ns, and
+   (on this host, in the container's cgroup tree) the backup unit's CPU time, CFS quota and throttled
+   periods: flow control and the quota are seen at work, not assumed. Before each window galera3 must
+   be Synced with an empty receive queue (the catch-up after a backup is not left to the next window);
+   the wait is reported.
 4. Point-in-time restore: ContinuousWriter (molecule/shared/writer.py, 20 acknowledged INSERTs/s
    through haproxy1, TLS) writes; an incremental is taken meanwhile; writes go on; the accident is a
    DROP TABLE of the writer's table through HAProxy; the writer stops. `dbstack-mariadb-backup
@@ -47,12 +60,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pymysql
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, REPO, BenchLab, add_lab_options, bench_lab, say, write_results
+from benchlab import (ACCOUNT, BASE_VARS, NODES, REPO, BenchLab, add_lab_options, bench_lab, role_settings, say,
+                      write_results)
 from labdb import wait_for
 from writer import TABLE, ContinuousWriter
 
@@ -61,15 +76,26 @@ BACKUP_DIR = "/var/backups/dbstack-mariadb"
 NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
 GB = 10**9
 UNIT = "dbstack-mariadb-backup@{kind}.service"
+# The role's default of mariadb_backup_cpu_quota (roles/mariadb_backup/defaults/main.yml).
+ROLE_CPU_QUOTA = "50%"
+
+
+def connect(lab: BenchLab, host: str, database: str | None = ACCOUNT["database"]) -> pymysql.connections.Connection:
+    """A connection over TLS (the nodes require it), the server's certificate checked against the lab's CA."""
+    return pymysql.connect(host=lab.ip(host), port=3306, user=ACCOUNT["user"], password=ACCOUNT["password"],
+                           database=database, autocommit=True, connect_timeout=5, read_timeout=600,
+                           ssl={"ca": str(lab.ca_bundle)})
 
 
 def sql(lab: BenchLab, host: str, statement: str, args=None, database: str | None = ACCOUNT["database"]):
-    """A statement over TLS (the nodes require it), the server's certificate checked against the lab's CA."""
-    with pymysql.connect(host=lab.ip(host), port=3306, user=ACCOUNT["user"], password=ACCOUNT["password"],
-                         database=database, autocommit=True, connect_timeout=5, read_timeout=600,
-                         ssl={"ca": str(lab.ca_bundle)}) as connection, connection.cursor() as cursor:
+    with connect(lab, host, database) as connection, connection.cursor() as cursor:
         cursor.execute(statement, args)
         return cursor.fetchall()
+
+
+def wsrep(cursor, *names: str) -> dict:
+    cursor.execute("SHOW GLOBAL STATUS WHERE Variable_name IN (" + ", ".join(["%s"] * len(names)) + ")", names)
+    return dict(cursor.fetchall())
 
 
 def sysbench(lab: BenchLab, test: str, host: str, tables: int, table_size: int, *args: str) -> str:
@@ -99,6 +125,127 @@ def cpu_counters() -> tuple[int, int]:
 
 def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / max(1, after[1] - before[1])
+
+
+# --- what the backup node and the unit's cgroup do meanwhile ---------------------------------------
+
+def unit_cgroup_dirs(lab: BenchLab, kind: str = "full") -> dict[str, Path]:
+    """Where the unit's cgroup is on this host, by controller: the lab containers share the host's
+    cgroup tree (their /proc/1/cgroup names host paths), so the container's own cgroup plus the unit's
+    path inside it is a host path. cgroup v1 has one directory per controller, v2 one for all."""
+    pid = run_host("podman", "inspect", lab.container(BACKUP_NODE), "--format", "{{.State.Pid}}").strip()
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    unit = f"system.slice/system-dbstack\\x2dmariadb\\x2dbackup.slice/{UNIT.format(kind=kind)}"
+    dirs = {}
+    for line in lines:
+        _number, controllers, path = line.split(":", 2)
+        container = path.removesuffix("/init.scope")
+        if controllers == "":
+            dirs.setdefault("unified", Path("/sys/fs/cgroup/unified" if Path("/sys/fs/cgroup/unified").is_dir()
+                                            else "/sys/fs/cgroup") / container.lstrip("/") / unit)
+        for controller in ("cpu", "cpuacct"):
+            if controller in controllers.split(","):
+                dirs[controller] = Path("/sys/fs/cgroup") / controllers / container.lstrip("/") / unit
+    return dirs
+
+
+def run_host(*command: str) -> str:
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def read_cgroup(dirs: dict[str, Path]) -> dict | None:
+    """The unit's CPU time (s), CFS quota (share of one CPU) and throttling, or None while it has no cgroup
+    with the cpu controller (not running, or systemd did not set one up)."""
+    def text(controller: str, name: str) -> str | None:
+        try:
+            return (dirs[controller] / name).read_text()
+        except (KeyError, OSError):
+            return None
+
+    stat, quota, period = text("cpu", "cpu.stat"), text("cpu", "cpu.cfs_quota_us"), text("cpu", "cpu.cfs_period_us")
+    if stat is not None and quota is not None:  # cgroup v1
+        fields = dict(line.split() for line in stat.splitlines())
+        usage = text("cpuacct", "cpuacct.usage")
+        return {"quota": None if int(quota) < 0 else int(quota) / int(period), "periods": int(fields["nr_periods"]),
+                "throttled": int(fields["nr_throttled"]), "throttled_seconds": int(fields["throttled_time"]) / 1e9,
+                "cpu_seconds": int(usage) / 1e9 if usage else None}
+    stat, cpu_max = text("unified", "cpu.stat"), text("unified", "cpu.max")
+    if stat is not None and cpu_max is not None:  # cgroup v2
+        fields = dict(line.split() for line in stat.splitlines())
+        limit, period = cpu_max.split()
+        return {"quota": None if limit == "max" else int(limit) / int(period), "periods": int(fields.get("nr_periods", 0)),
+                "throttled": int(fields.get("nr_throttled", 0)),
+                "throttled_seconds": int(fields.get("throttled_usec", 0)) / 1e6,
+                "cpu_seconds": int(fields["usage_usec"]) / 1e6}
+    return None
+
+
+class Sampler(threading.Thread):
+    """Once a second: galera3's flow control sent, state and receive queue, galera1's time paused by flow
+    control (one TLS connection to each, kept open), and the backup unit's cgroup (read on this host)."""
+
+    def __init__(self, lab: BenchLab):
+        super().__init__(daemon=True)
+        self.lab, self.samples, self.halt = lab, [], threading.Event()
+        self.cgroup_dirs = unit_cgroup_dirs(lab)
+
+    def run(self) -> None:
+        with connect(self.lab, BACKUP_NODE, None) as node, connect(self.lab, NODES[0], None) as writer, \
+                node.cursor() as on_node, writer.cursor() as on_writer:
+            while not self.halt.is_set():
+                three = wsrep(on_node, "wsrep_flow_control_sent", "wsrep_local_state_comment",
+                              "wsrep_local_recv_queue", "wsrep_desync_count")
+                one = wsrep(on_writer, "wsrep_flow_control_paused_ns")
+                self.samples.append({"at": time.time(), "fc_sent": int(three["wsrep_flow_control_sent"]),
+                                     "state": three["wsrep_local_state_comment"],
+                                     "recv_queue": int(three["wsrep_local_recv_queue"]),
+                                     "desync_count": int(three.get("wsrep_desync_count", 0)),
+                                     "paused_s": int(one["wsrep_flow_control_paused_ns"]) / 1e9,
+                                     "cgroup": read_cgroup(self.cgroup_dirs)})
+                self.halt.wait(1)
+
+    def stop(self) -> list[dict]:
+        self.halt.set()
+        self.join()
+        return self.samples
+
+
+def between(samples: list[dict], start: float, end: float) -> dict:
+    """Flow control in [start, end]: messages galera3 sent and seconds galera1 was paused."""
+    inside = [s for s in samples if start <= s["at"] <= end]
+    if len(inside) < 2:
+        return {"fc_sent": None, "paused_seconds": None}
+    return {"fc_sent": inside[-1]["fc_sent"] - inside[0]["fc_sent"],
+            "paused_seconds": round(inside[-1]["paused_s"] - inside[0]["paused_s"], 2)}
+
+
+def unit_cpu(samples: list[dict]) -> dict | None:
+    """The unit's cgroup as last seen while it ran: CPU time, quota, share of the periods throttled."""
+    seen = [s["cgroup"] for s in samples if s["cgroup"]]
+    if not seen:
+        return None
+    last = seen[-1]
+    return {**last, "throttled_share": round(last["throttled"] / max(1, last["periods"]), 3)}
+
+
+def unit_quota(lab: BenchLab) -> dict:
+    """What systemd on galera3 has for the unit (CPUQuotaPerSecUSec, "infinity" for none) and the unit
+    file's line."""
+    shown = lab.exec(BACKUP_NODE, "systemctl", "show", UNIT.format(kind="full"), "-p", "CPUQuotaPerSecUSec").stdout
+    unit_file = lab.exec(BACKUP_NODE, "systemctl", "cat", UNIT.format(kind="full")).stdout
+    return {"CPUQuotaPerSecUSec": shown.strip().partition("=")[2],
+            "unit_file": next((line for line in unit_file.splitlines() if line.startswith("CPUQuota=")), None)}
+
+
+def wait_synced(lab: BenchLab) -> float:
+    """Wait until galera3 is Synced with an empty receive queue; the seconds it took."""
+    started = time.monotonic()
+    with connect(lab, BACKUP_NODE, None) as connection, connection.cursor() as cursor:
+        def settled() -> bool:
+            status = wsrep(cursor, "wsrep_local_state_comment", "wsrep_local_recv_queue")
+            return status["wsrep_local_state_comment"] == "Synced" and int(status["wsrep_local_recv_queue"]) == 0
+        wait_for(settled, timeout=900, interval=0.5, what=f"{BACKUP_NODE} Synced, receive queue empty")
+    return time.monotonic() - started
 
 
 # --- dataset ----------------------------------------------------------------------------------------
@@ -188,12 +335,19 @@ def phases(lab: BenchLab, kind: str, since: float, entry: dict) -> dict:
 
 def take_backup(lab: BenchLab, kind: str) -> dict:
     since = node_clock(lab)
+    sampler = Sampler(lab) if kind == "full" else None
+    if sampler:
+        sampler.start()
     started = time.monotonic()
     process = lab.exec(BACKUP_NODE, "systemctl", "start", UNIT.format(kind=kind), check=False)
     wall = time.monotonic() - started
+    samples = sampler.stop() if sampler else []
     if process.returncode != 0:
         raise SystemExit(f"{UNIT.format(kind=kind)} failed:\n" + "\n".join(m for _t, m in journal(lab, kind, since)))
-    return describe(lab, kind, since, wall)
+    result = describe(lab, kind, since, wall)
+    if sampler:
+        result["unit_cpu"] = unit_cpu(samples)
+    return result
 
 
 def describe(lab: BenchLab, kind: str, since: float, wall: float) -> dict:
@@ -224,8 +378,16 @@ def print_backup(result: dict) -> None:
 INTERVAL = re.compile(rf"^\[\s*{NUMBER}s \] thds: \d+ tps: {NUMBER}")
 
 
-def write_window(lab: BenchLab, tables: int, table_size: int, threads: int, seconds: int) -> dict:
-    """oltp_write_only through haproxy1 for `seconds`, with its per-second tps placed on the clock."""
+def write_window(lab: BenchLab, tables: int, table_size: int, threads: int, seconds: int,
+                 start_backup: bool = False) -> dict:
+    """oltp_write_only through haproxy1 for `seconds`, with its per-second tps placed on the clock and the
+    sampler's readings; `start_backup`: a full backup is started on galera3 as the window starts."""
+    settle = wait_synced(lab)
+    sampler = Sampler(lab)
+    sampler.start()
+    time.sleep(1.5)  # a first sample before the window
+    if start_backup:
+        lab.exec(BACKUP_NODE, "systemctl", "start", "--no-block", UNIT.format(kind="full"))
     cpu = cpu_counters()
     started = node_clock(lab)
     output = sysbench(lab, "oltp_write_only", "haproxy1", tables, table_size, f"--threads={threads}",
@@ -233,8 +395,16 @@ def write_window(lab: BenchLab, tables: int, table_size: int, threads: int, seco
     tps = float(re.search(rf"transactions:\s+\d+\s+\({NUMBER} per sec", output)[1])
     p95 = float(re.search(rf"95th percentile:\s+{NUMBER}", output)[1])
     per_second = [(started + float(m[1]), float(m[2])) for m in map(INTERVAL.match, output.splitlines()) if m]
-    return {"tps": tps, "p95_ms": p95, "cpu_busy": round(busy_share(cpu, cpu_counters()), 3),
-            "started": started, "per_second": per_second}
+    busy = round(busy_share(cpu, cpu_counters()), 3)
+    ended = time.time()
+    if start_backup:  # the sampler goes on until the backup has finished and galera3 caught up
+        wait_for(lambda: unit_state(lab, "full")["ActiveState"] in ("inactive", "failed"), timeout=3600,
+                 interval=1, what="the full backup to finish")
+        wait_synced(lab)
+    samples = sampler.stop()
+    return {"tps": tps, "p95_ms": p95, "cpu_busy": busy, "started": started, "ended": ended,
+            "settle_before_seconds": round(settle, 1), "per_second": per_second,
+            "flow_control": between(samples, started, ended), "samples": samples}
 
 
 def tps_between(per_second: list[tuple[float, float]], start: float | None, end: float | None) -> float | None:
@@ -252,7 +422,25 @@ def phase_tps(window: dict, marks: dict) -> dict:
         "verify": tps_between(window["per_second"], marks["stored"], marks["verified"]),
         "offhost": tps_between(window["per_second"], marks["verified"], marks["offhost_copied"]),
         "after": tps_between(window["per_second"], marks["finished"], float("inf")),
+        "backup": tps_between(window["per_second"], marks["start"], marks["finished"]),
     }
+
+
+def synced_again(samples: list[dict], after: float) -> float | None:
+    """When galera3 was first seen Synced with an empty receive queue after `after`."""
+    return next((s["at"] for s in samples if s["at"] >= after and s["state"] == "Synced" and s["recv_queue"] == 0), None)
+
+
+def backup_flow_control(window: dict, marks: dict) -> dict:
+    """Flow control from the backup's start to its end, and from its end until galera3 was synced again
+    (its applier catching up on what it received while desynced), with how long that took."""
+    samples = window["samples"]
+    synced = synced_again(samples, marks["finished"])
+    return {"during": between(samples, marks["start"], marks["finished"]),
+            "catch_up": between(samples, marks["finished"], synced or marks["finished"]),
+            "catch_up_seconds": None if synced is None else round(max(0.0, synced - marks["finished"]), 1),
+            "desynced_seen": sorted({s["state"] for s in samples if marks["start"] <= s["at"] <= marks["finished"]}),
+            "max_recv_queue": max((s["recv_queue"] for s in samples if s["at"] >= marks["start"]), default=None)}
 
 
 def throughput(lab: BenchLab, args, window_seconds: int) -> dict:
@@ -261,30 +449,29 @@ def throughput(lab: BenchLab, args, window_seconds: int) -> dict:
         order = ("without", "with") if pair % 2 else ("with", "without")
         for mode in order:
             backup = None
+            since = node_clock(lab)
+            window = write_window(lab, args.tables, args.table_size, args.threads, window_seconds,
+                                  start_backup=mode == "with")
             if mode == "with":
-                since = node_clock(lab)
-                launched = time.monotonic()
-                lab.exec(BACKUP_NODE, "systemctl", "start", "--no-block", UNIT.format(kind="full"))
-            window = write_window(lab, args.tables, args.table_size, args.threads, window_seconds)
-            if mode == "with":
-                wait_for(lambda: unit_state(lab, "full")["ActiveState"] in ("inactive", "failed"), timeout=1800,
-                         interval=1, what="the full backup to finish")
                 state = unit_state(lab, "full")
                 if state["Result"] != "success":
                     raise SystemExit(f"the full backup under load failed: {journal(lab, 'full', since)}")
                 wall = (int(state["ExecMainExitTimestampMonotonic"]) - int(state["ExecMainStartTimestampMonotonic"])) / 1e6
                 backup = describe(lab, "full", since, wall)
-                backup["launch_to_end_seconds"] = round(time.monotonic() - launched, 1)
+                backup["unit_cpu"] = unit_cpu(window["samples"])
                 window["phase_tps"] = phase_tps(window, backup["marks"])
-                window["backup_covered"] = backup["marks"]["finished"] <= window["started"] + window_seconds
+                window["backup_covered"] = backup["marks"]["finished"] <= window["ended"]
+                window["backup_flow_control"] = backup_flow_control(window, backup["marks"])
             window.update(pair=pair, mode=mode, backup=backup)
             windows.append(window)
             extra = ""
             if backup:
                 extra = (f"; backup {backup['wall_seconds']:.0f} s (copy {backup['copy_seconds']} s, verify "
-                         f"{backup['verify_seconds']} s), tps by phase {window['phase_tps']}")
+                         f"{backup['verify_seconds']} s), unit cgroup {backup['unit_cpu']}, tps by phase "
+                         f"{window['phase_tps']}, flow control {window['backup_flow_control']}")
             say(f"pair {pair} {mode:<7} backup: {window['tps']:7.1f} tps, p95 {window['p95_ms']:.1f} ms, "
-                f"CPU busy {100 * window['cpu_busy']:.0f} %{extra}")
+                f"CPU busy {100 * window['cpu_busy']:.0f} %, waited {window['settle_before_seconds']} s for "
+                f"{BACKUP_NODE} synced before, flow control in the window {window['flow_control']}{extra}")
     without = [w["tps"] for w in windows if w["mode"] == "without"]
     with_ = [w["tps"] for w in windows if w["mode"] == "with"]
     summary = {"window_seconds": window_seconds, "threads": args.threads, "test": "oltp_write_only",
@@ -293,11 +480,21 @@ def throughput(lab: BenchLab, args, window_seconds: int) -> dict:
     no_backup = statistics.median(statistics.mean(t for _at, t in w["per_second"]) for w in windows
                                   if w["mode"] == "without")
     by_phase = {}
-    for phase in ("copy", "compress", "verify", "offhost", "after"):
+    for phase in ("copy", "compress", "verify", "offhost", "after", "backup"):
         values = [w["phase_tps"][phase] for w in windows if w["mode"] == "with" and w["phase_tps"][phase] is not None]
         if values:
             by_phase[phase] = {"tps": statistics.median(values), "ratio": round(statistics.median(values) / no_backup, 3)}
     summary["by_phase"] = by_phase
+    backups = [w for w in windows if w["mode"] == "with"]
+    summary["backup_wall_under_load"] = [w["backup"]["wall_seconds"] for w in backups]
+    summary["fc_sent_with"] = [w["flow_control"]["fc_sent"] for w in backups]
+    summary["fc_sent_without"] = [w["flow_control"]["fc_sent"] for w in windows if w["mode"] == "without"]
+    summary["fc_sent_during_backup"] = [w["backup_flow_control"]["during"]["fc_sent"] for w in backups]
+    summary["fc_sent_catch_up"] = [w["backup_flow_control"]["catch_up"]["fc_sent"] for w in backups]
+    summary["catch_up_seconds"] = [w["backup_flow_control"]["catch_up_seconds"] for w in backups]
+    summary["cpu_busy_without"] = statistics.median(w["cpu_busy"] for w in windows if w["mode"] == "without")
+    summary["cpu_busy_with"] = statistics.median(w["cpu_busy"] for w in backups)
+    summary["unit_cpu"] = [w["backup"]["unit_cpu"] for w in backups]
     return {"summary": summary, "windows": windows}
 
 
@@ -384,12 +581,21 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4, help="sysbench threads of the write load")
     parser.add_argument("--pairs", type=int, default=3, help="pairs of windows without / with a backup")
     parser.add_argument("--window", type=int, help="seconds per window (default: twice the full backup's time)")
+    parser.add_argument("--set", action="append", default=[], metavar="VARIABLE=VALUE",
+                        help="a role variable for site.yml (repeatable), e.g. mariadb_backup_cpu_quota=25%%")
+    parser.add_argument("--only", choices=("all", "throughput"), default="all",
+                        help="throughput: the dataset, one full backup and the windows; no incremental, no restore")
     add_lab_options(parser)
     args = parser.parse_args()
+    settings = role_settings(parser, args.set)
+    cpu_quota = settings.get("mariadb_backup_cpu_quota", ROLE_CPU_QUOTA)
+    cpu_quota = "" if cpu_quota is None else str(cpu_quota)
 
     with bench_lab(args) as lab:
-        if not args.reuse:
-            say(f"site.yml: {lab.deploy(BASE_VARS):.0f} s")
+        if not args.reuse or settings:
+            say(f"site.yml{' with ' + str(settings) if settings else ''}: {lab.deploy({**BASE_VARS, **settings}):.0f} s")
+        quota = unit_quota(lab)
+        say(f"mariadb_backup_cpu_quota {cpu_quota!r}: {UNIT.format(kind='full')} has {quota}")
         lab.exec("client1", "apt-get", "update", "-q")
         lab.exec("client1", "apt-get", "install", "-q", "-y", "--no-install-recommends", "sysbench")
         version = lab.exec("client1", "sysbench", "--version").stdout.strip()
@@ -409,12 +615,14 @@ def main() -> int:
 
         full = take_backup(lab, "full")
         print_backup(full)
-        writes = sysbench(lab, "oltp_write_only", "haproxy1", args.tables, args.table_size, f"--threads={args.threads}",
-                          "--time=30", "run")
-        between = int(re.search(r"transactions:\s+(\d+)", writes)[1])
-        say(f"{between} oltp_write_only transactions through haproxy1 before the incremental")
-        incremental = take_backup(lab, "incremental")
-        print_backup(incremental)
+        say(f"the unit's cgroup as last seen: {full['unit_cpu']}")
+        if args.only == "all":
+            writes = sysbench(lab, "oltp_write_only", "haproxy1", args.tables, args.table_size,
+                              f"--threads={args.threads}", "--time=30", "run")
+            transactions = int(re.search(r"transactions:\s+(\d+)", writes)[1])
+            say(f"{transactions} oltp_write_only transactions through haproxy1 before the incremental")
+            incremental = take_backup(lab, "incremental")
+            print_backup(incremental)
 
         window = args.window or int(full["wall_seconds"] * 2 + 0.999)
         say(f"writer throughput, {args.pairs} pairs of {window} s windows without / with a full backup")
@@ -423,12 +631,13 @@ def main() -> int:
         say(f"median tps without {summary['median_without']:.1f}, with {summary['median_with']:.1f}: ratio "
             f"{summary['ratio']:.2f} (target >= 0.9); by phase {summary['by_phase']}")
 
-        say("point-in-time restore after a dropped table")
-        restore = point_in_time(lab)
-
-        results = {"sysbench": version, "mariadb": mariadb, "backup_node": BACKUP_NODE, "dataset": dataset,
-                   "backups": {"full": full, "incremental": incremental, "transactions_between": between},
-                   "throughput": load, "restore": restore}
+        results = {"sysbench": version, "mariadb": mariadb, "backup_node": BACKUP_NODE, "only": args.only,
+                   "settings": settings, "cpu_quota": cpu_quota, "unit_quota": quota, "dataset": dataset,
+                   "backups": {"full": full}, "throughput": load}
+        if args.only == "all":
+            say("point-in-time restore after a dropped table")
+            results["restore"] = point_in_time(lab)
+            results["backups"].update(incremental=incremental, transactions_between=transactions)
         print_summary(results)
         write_results(args.json, results)
     return 0
@@ -439,24 +648,29 @@ def print_summary(results: dict) -> None:
           f"({results['sysbench']}, MariaDB {results['mariadb']})")
     print("| backup | wall s | copy s | compress s | verify s | off-host s | data GB | stored GB | ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for result in (results["backups"]["full"], results["backups"]["incremental"], results["restore"]["incremental"],
-                   results["restore"]["new_full_backup"]):
+    restore = results.get("restore")
+    shown = [results["backups"]["full"]]
+    if restore:
+        shown += [results["backups"]["incremental"], restore["incremental"], restore["new_full_backup"]]
+    for result in shown:
         print(f"| {result['kind']} | {result['wall_seconds']:.1f} | {result['copy_seconds']} | "
               f"{result['compress_seconds']} | {result['verify_seconds']} | {result['offhost_seconds']} | "
               f"{result['data_bytes'] / GB:.3f} | {result['bytes'] / GB:.3f} | "
               f"{result['data_bytes'] / max(1, result['bytes']):.1f}x |")
     load = results["throughput"]
     print(f"\nWriter throughput (oltp_write_only, {load['summary']['threads']} threads through haproxy1, "
-          f"{load['summary']['window_seconds']} s windows)")
-    print("| pair | backup | tps | p95 ms | CPU busy |")
-    print("| --- | --- | --- | --- | --- |")
+          f"{load['summary']['window_seconds']} s windows), mariadb_backup_cpu_quota {results['cpu_quota']!r}")
+    print("| pair | backup | tps | p95 ms | CPU busy | galera3 flow control sent | backup wall s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for window in load["windows"]:
+        wall = f"{window['backup']['wall_seconds']:.0f}" if window.get("backup") else "-"
         print(f"| {window['pair']} | {window['mode']} | {window['tps']:.1f} | {window['p95_ms']:.1f} | "
-              f"{100 * window['cpu_busy']:.0f} % |")
+              f"{100 * window['cpu_busy']:.0f} % | {window['flow_control']['fc_sent']} | {wall} |")
     summary = load["summary"]
     print(f"ratio of medians {summary['ratio']:.2f} ({summary['median_with']:.1f} / {summary['median_without']:.1f}); "
           f"by phase {summary['by_phase']}")
-    restore = results["restore"]
+    if not restore:
+        return
     print(f"\nPoint-in-time restore to {restore['gtid']}: {restore['restore_seconds']:.1f} s, new full backup "
           f"{restore['new_full_backup']['wall_seconds']:.1f} s; {restore['acknowledged']} acknowledged writes, "
           f"missing after the restore: {[n['missing_acknowledged'] for n in restore['nodes'].values()]}, never "

@@ -182,7 +182,8 @@ def read_cgroup(dirs: dict[str, Path]) -> dict | None:
 
 class Sampler(threading.Thread):
     """Once a second: galera3's flow control sent, state and receive queue, galera1's time paused by flow
-    control (one TLS connection to each, kept open), and the backup unit's cgroup (read on this host)."""
+    control, galera2's flow control sent (one TLS connection to each, kept open), and the backup unit's
+    cgroup (read on this host)."""
 
     def __init__(self, lab: BenchLab):
         super().__init__(daemon=True)
@@ -191,16 +192,19 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         with connect(self.lab, BACKUP_NODE, None) as node, connect(self.lab, NODES[0], None) as writer, \
-                node.cursor() as on_node, writer.cursor() as on_writer:
+                connect(self.lab, NODES[1], None) as other, node.cursor() as on_node, \
+                writer.cursor() as on_writer, other.cursor() as on_other:
             while not self.halt.is_set():
                 three = wsrep(on_node, "wsrep_flow_control_sent", "wsrep_local_state_comment",
                               "wsrep_local_recv_queue", "wsrep_desync_count")
                 one = wsrep(on_writer, "wsrep_flow_control_paused_ns")
+                two = wsrep(on_other, "wsrep_flow_control_sent")
                 self.samples.append({"at": time.time(), "fc_sent": int(three["wsrep_flow_control_sent"]),
                                      "state": three["wsrep_local_state_comment"],
                                      "recv_queue": int(three["wsrep_local_recv_queue"]),
                                      "desync_count": int(three.get("wsrep_desync_count", 0)),
                                      "paused_s": int(one["wsrep_flow_control_paused_ns"]) / 1e9,
+                                     "fc_sent_galera2": int(two["wsrep_flow_control_sent"]),
                                      "cgroup": read_cgroup(self.cgroup_dirs)})
                 self.halt.wait(1)
 
@@ -211,12 +215,15 @@ class Sampler(threading.Thread):
 
 
 def between(samples: list[dict], start: float, end: float) -> dict:
-    """Flow control in [start, end]: messages galera3 sent and seconds galera1 was paused."""
+    """Flow control in [start, end]: messages galera3 (and galera2) sent, seconds galera1 was paused."""
     inside = [s for s in samples if start <= s["at"] <= end]
     if len(inside) < 2:
         return {"fc_sent": None, "paused_seconds": None}
-    return {"fc_sent": inside[-1]["fc_sent"] - inside[0]["fc_sent"],
-            "paused_seconds": round(inside[-1]["paused_s"] - inside[0]["paused_s"], 2)}
+    result = {"fc_sent": inside[-1]["fc_sent"] - inside[0]["fc_sent"],
+              "paused_seconds": round(inside[-1]["paused_s"] - inside[0]["paused_s"], 2)}
+    if "fc_sent_galera2" in inside[0]:
+        result["fc_sent_galera2"] = inside[-1]["fc_sent_galera2"] - inside[0]["fc_sent_galera2"]
+    return result
 
 
 def unit_cpu(samples: list[dict]) -> dict | None:

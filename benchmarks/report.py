@@ -243,19 +243,26 @@ def quota_section(runs: list[dict]) -> list[str]:
              "*under load* the ones in the windows; *during backup* is the writer's tps from the backup's start to its "
              "end against the windows without; *flow control* is what galera3 sent (`wsrep_flow_control_sent`) during "
              "each with-window, then during its catch-up after the backup ended (galera3 Synced again after ... s); "
-             "*unit cgroup* is the backup unit's CPU quota as its cgroup had it while it ran.", "",
-             "| quota | CPUQuotaPerSecUSec | unit cgroup | full wall s | under load s | without tps | with tps | ratio | "
-             "during backup | flow control (with windows) | catch-up messages (s) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "*unit cgroup* is the backup unit's CPU quota as its cgroup had it while it ran and the share of its "
+             "periods throttled; *lost per backup* is (median tps without - tps with) x window, the transactions one "
+             "backup cost the writer (median of the pairs), which does not depend on the window's length as the "
+             "ratio does (the windows are twice the idle full backup's wall time, so they differ by setting).", "",
+             "| quota | CPUQuotaPerSecUSec | unit cgroup | full wall s | under load s | window s | without tps | "
+             "with tps | ratio | during backup | lost per backup | flow control (with windows) | "
+             "catch-up messages (s) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for run in runs:
         summary = run["throughput"]["summary"]
         during = summary["by_phase"].get("backup", {}).get("ratio")
         catch_up = ", ".join(f"{'-' if m is None else m} ({'-' if t is None else f'{t:g}'})"
                              for m, t in zip(summary["fc_sent_catch_up"], summary["catch_up_seconds"]))
+        lost = statistics.median((summary["median_without"] - window["tps"]) * summary["window_seconds"]
+                                 for window in run["throughput"]["windows"] if window["mode"] == "with")
         lines.append(f"| {quota_label(run)} | {run['unit_quota']['CPUQuotaPerSecUSec']} | {quota_seen(run)} | "
                      f"{run['backups']['full']['wall_seconds']:.1f} | {numbers(summary['backup_wall_under_load'])} | "
-                     f"{summary['median_without']:.1f} | {summary['median_with']:.1f} | **{summary['ratio']:.2f}** | "
-                     f"{'-' if during is None else f'{during:.2f}x'} | {numbers(summary['fc_sent_with'])} | {catch_up} |")
+                     f"{summary['window_seconds']} | {summary['median_without']:.1f} | {summary['median_with']:.1f} | "
+                     f"**{summary['ratio']:.2f}** | {'-' if during is None else f'{during:.2f}x'} | {lost:,.0f} | "
+                     f"{numbers(summary['fc_sent_with'])} | {catch_up} |")
     return lines + [""]
 
 

@@ -26,7 +26,7 @@ from labdb import cluster_whole, install_client_tls, writer_name  # noqa: E402  
 
 LAB_NAME = "dbstack-bench"
 LAB_SUBNET = "10.213.70.0/24"
-LAB_HOSTS = "galera1:galera,galera2:galera,galera3:galera,haproxy1:haproxy,haproxy2:haproxy,client1:bench"
+LAB_HOSTS = "galera1:galera,galera2:galera,galera3:galera,haproxy1:haproxy,haproxy2:haproxy,client1:bench+backup"
 NODES = ("galera1", "galera2", "galera3")
 HAPROXY_HOSTS = ("haproxy1", "haproxy2")
 VIP = str(ipaddress.ip_network(LAB_SUBNET).network_address + 100)

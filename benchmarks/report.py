@@ -219,6 +219,118 @@ def failback_section(failback: dict) -> list[str]:
     return lines
 
 
+def quota_label(run: dict) -> str:
+    return f"`{run['cpu_quota']}`" if run.get("cpu_quota") else "`\"\"` (no limit)"
+
+
+def quota_seen(run: dict) -> str:
+    """What the backup unit's cgroup had while it ran, from the sampler (None: no cgroup with the cpu controller)."""
+    seen = [cpu for cpu in run["throughput"]["summary"].get("unit_cpu", []) if cpu]
+    if not seen:
+        return "no cpu cgroup"
+    quotas = sorted({"none" if cpu["quota"] is None else f"{100 * cpu['quota']:.0f} %" for cpu in seen})
+    throttled = ", ".join(f"{100 * cpu['throttled_share']:.0f} %" for cpu in seen)
+    return f"{', '.join(quotas)}, throttled {throttled}"
+
+
+def quota_section(runs: list[dict]) -> list[str]:
+    """The writer's throughput with a full backup running, one row per mariadb_backup_cpu_quota."""
+    def numbers(values) -> str:
+        return ", ".join("-" if value is None else f"{value:g}" for value in values)
+
+    lines = ["", "By `mariadb_backup_cpu_quota` (the same windows, each setting deployed with `--set` on the same lab "
+             "and dataset, `--only throughput` after the first run): *full wall* is a full backup on the idle cluster, "
+             "*under load* the ones in the windows; *during backup* is the writer's tps from the backup's start to its "
+             "end against the windows without; *flow control* is what galera3 sent (`wsrep_flow_control_sent`) during "
+             "each with-window, then during its catch-up after the backup ended (galera3 Synced again after ... s); "
+             "*unit cgroup* is the backup unit's CPU quota as its cgroup had it while it ran and the share of its "
+             "periods throttled; *lost per backup* is (median tps without - tps with) x window, the transactions one "
+             "backup cost the writer (median of the pairs), which does not depend on the window's length as the "
+             "ratio does (the windows are twice the idle full backup's wall time, so they differ by setting).", "",
+             "| quota | CPUQuotaPerSecUSec | unit cgroup | full wall s | under load s | window s | without tps | "
+             "with tps | ratio | during backup | lost per backup | flow control (with windows) | "
+             "catch-up messages (s) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for run in runs:
+        summary = run["throughput"]["summary"]
+        during = summary["by_phase"].get("backup", {}).get("ratio")
+        catch_up = ", ".join(f"{'-' if m is None else m} ({'-' if t is None else f'{t:g}'})"
+                             for m, t in zip(summary["fc_sent_catch_up"], summary["catch_up_seconds"]))
+        lost = statistics.median((summary["median_without"] - window["tps"]) * summary["window_seconds"]
+                                 for window in run["throughput"]["windows"] if window["mode"] == "with")
+        lines.append(f"| {quota_label(run)} | {run['unit_quota']['CPUQuotaPerSecUSec']} | {quota_seen(run)} | "
+                     f"{run['backups']['full']['wall_seconds']:.1f} | {numbers(summary['backup_wall_under_load'])} | "
+                     f"{summary['window_seconds']} | {summary['median_without']:.1f} | {summary['median_with']:.1f} | "
+                     f"**{summary['ratio']:.2f}** | {'-' if during is None else f'{during:.2f}x'} | {lost:,.0f} | "
+                     f"{numbers(summary['fc_sent_with'])} | {catch_up} |")
+    return lines + [""]
+
+
+def quota_order(quota: str) -> float:
+    """No limit first, then the largest quota."""
+    return -float("inf") if not quota else -float(quota.rstrip("%"))
+
+
+def backup_section(backup: dict, quota_runs: list[dict] = ()) -> list[str]:
+    gb = 1e9
+    dataset, load, restore = backup["dataset"], backup["throughput"]["summary"], backup["restore"]
+    lines = ["## Backups", "", f"`benchmarks/backup_restore.py` ({backup['date']}, MariaDB {backup['mariadb']}, "
+             f"{backup['sysbench']}): {dataset['tables']} sysbench tables x {dataset['table_size']:,} rows, "
+             f"{dataset['innodb_bytes'] / gb:.2f} GB of InnoDB data and indexes ({dataset['datadir_bytes'] / gb:.2f} GB "
+             f"datadir) on {backup['backup_node']}, the backup node; the backup host (off-host copy) is the client "
+             "host. Each backup is `systemctl start dbstack-mariadb-backup@KIND.service` as its timer would run it; "
+             "*wall* is the whole unit: mariabackup's copy (node desynced), zstd, the proof by restore (*verify*: "
+             "unpack and prepare the chain, a scratch server, CHECK TABLE of every table) and the off-host copy. "
+             f"The first incremental follows {backup['backups']['transactions_between']:,} oltp_write_only "
+             "transactions; the second is the one of the restore below, under 20 writes/s.", "",
+             "| backup | wall s | copy s | compress s | verify s | off-host s | data GB | stored GB | data / stored |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [("full", backup["backups"]["full"]), ("incremental", backup["backups"]["incremental"]),
+            ("incremental (restore's)", restore["incremental"]),
+            ("full, after the restore", restore["new_full_backup"])]
+    for label, row in rows:
+        offhost = "-" if row["offhost_seconds"] is None else f"{row['offhost_seconds']:.1f}"
+        lines.append(f"| {label} | {row['wall_seconds']:.1f} | {row['copy_seconds']} | {row['compress_seconds']:.1f} | "
+                     f"{row['verify_seconds']:.1f} | {offhost} | {row['data_bytes'] / gb:.3f} | "
+                     f"{row['bytes'] / gb:.3f} | {row['data_bytes'] / max(1, row['bytes']):.1f}x |")
+    lines += ["", f"Writer throughput while a full backup runs (mariadb_backup_cpu_quota {quota_label(backup)}): sysbench "
+              f"{load['test']}, {load['threads']} threads "
+              f"through haproxy1 (writes to galera1), windows of {load['window_seconds']} s, one without and one "
+              "with a full backup started on the backup node as the window starts, alternating which goes first, each "
+              "window started once galera3 was Synced with an empty receive queue; "
+              "*CPU busy* is the whole machine's, *flow control* the messages galera3 sent in the window:", "",
+              "| pair | backup | tps | p95 ms | CPU busy | flow control | backup wall s |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for window in backup["throughput"]["windows"]:
+        wall = f"{window['backup']['wall_seconds']:.0f}" if window.get("backup") else "-"
+        sent = window.get("flow_control", {}).get("fc_sent")
+        lines.append(f"| {window['pair']} | {window['mode']} | {window['tps']:.1f} | {window['p95_ms']:.1f} | "
+                     f"{100 * window['cpu_busy']:.0f} % | {'-' if sent is None else sent} | {wall} |")
+    phases = ", ".join(f"{phase} {value['tps']:.0f} tps ({value['ratio']:.2f}x)"
+                       for phase, value in load["by_phase"].items())
+    lines += ["", f"Ratio of the medians, with / without: **{load['ratio']:.2f}** ({load['median_with']:.1f} / "
+              f"{load['median_without']:.1f} tps); target >= 0.9. By phase of the backup (medians of sysbench's "
+              f"per-second reports, against the windows without): {phases}."]
+    if quota_runs:
+        lines += quota_section(sorted([backup, *quota_runs], key=lambda run: quota_order(run["cpu_quota"])))
+    else:
+        lines.append("")
+    nodes = restore["nodes"]
+    missing = sum(node["missing_acknowledged"] for node in nodes.values())
+    extra = sorted({node["never_acknowledged"] for node in nodes.values()})
+    lines += [f"Point-in-time restore: 20 acknowledged INSERTs/s through haproxy1, an incremental meanwhile, "
+              f"the writer's table dropped through HAProxy; `dbstack-mariadb-backup binlog-find 'DROP TABLE'` gave "
+              f"GTID {restore['gtid']}, and `playbooks/restore.yml -e mariadb_backup_restore_stop_gtid="
+              f"{restore['gtid']} -e mariadb_backup_restore_confirm=true -e mariadb_backup_restore_new_full_backup"
+              f"=false` took **{restore['restore_seconds']:.1f} s** (HAProxy passed connections "
+              f"{restore['settle_seconds']:.1f} s after it returned); the new full backup it would take next, run "
+              f"apart, {restore['new_full_backup']['wall_seconds']:.1f} s. Recovery point: of "
+              f"{restore['acknowledged']} writes acknowledged before the drop, **{missing} missing** on the three "
+              f"nodes; rows present that were never acknowledged: {', '.join(map(str, extra))} "
+              f"({restore['in_doubt']} writes were in doubt).", ""]
+    return lines
+
+
 def main() -> int:
     results = Path(sys.argv[1])
     kept = previous_sections()
@@ -276,6 +388,10 @@ def main() -> int:
     out += health_section(health) if health else kept.get("## Health checks", [])
     failback = load(results, "failback")
     out += failback_section(failback) if failback else kept.get("## Writer fail-back", [])
+    backup = load(results, "backup_restore")
+    # backup_throughput_*.json: backup_restore.py --only throughput with other role settings on the same lab.
+    quota_runs = [json.loads(path.read_text()) for path in sorted(results.glob("backup_throughput_*.json"))]
+    out += backup_section(backup, quota_runs) if backup else kept.get("## Backups", [])
 
     notes = REPO / "benchmarks" / "NOTES.md"
     if notes.exists():

@@ -3,7 +3,7 @@
 # are missing is kept as it was).
 #   benchmarks/run_all.sh [--quick]      (--quick: 1 try / 1 rep each, to check the scripts)
 # Each benchmark brings up its own lab (dbstack-bench 10.213.70.0/24, dbstack-deploybench
-# 10.213.71.0/24) and removes it afterwards. Needs root; about 70 minutes on 2 cores.
+# 10.213.71.0/24) and removes it afterwards. Needs root; about 80 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run_all.sh: needs root (rootful podman); re-run with sudo." >&2; exit 1; }
@@ -40,4 +40,5 @@ python3 benchmarks/haproxy_overhead.py --reps "$reps" --json "$results/haproxy_o
 python3 benchmarks/tls_overhead.py --reps "$reps" --json "$results/tls_overhead.json"
 python3 benchmarks/health_check.py --json "$results/health_check.json"
 python3 benchmarks/failback.py --tries "$deploys" --json "$results/failback.json"
+python3 benchmarks/backup_restore.py --pairs "$reps" --json "$results/backup_restore.json"
 python3 benchmarks/report.py "$results"

@@ -182,7 +182,10 @@ def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory:
     for h in hosts:
         run(["podman", "run", "-d", "--name", h["container"], "--hostname", h["host"],
              "--network", name, "--ip", h["ip"], "--network-alias", h["host"],
-             "--systemd=always", "--privileged", *ulimit_args(),
+             # A cgroup namespace of its own: with the host's (podman's default on cgroup v1) the
+             # container's /proc/1/cgroup names host paths that its own /sys/fs/cgroup/cpu does not
+             # have, so systemd in it cannot use the cpu controller and CPUQuota= does nothing.
+             "--systemd=always", "--privileged", "--cgroupns=private", *ulimit_args(),
              "--label", f"{LABEL}={name}", "--label", f"{LABEL}.host={h['host']}",
              "--label", f"{LABEL}.groups={','.join(h['groups'])}", "--label", f"{LABEL}.ip={h['ip']}",
              image], what=f"starting container {h['container']}", timeout=120)

@@ -262,6 +262,7 @@ def dataset_size(lab: BenchLab) -> dict:
                                  "COALESCE(SUM(table_rows), 0) FROM information_schema.tables "
                                  "WHERE table_schema = %s AND engine = 'InnoDB'", (ACCOUNT["database"],))
     innodb_bytes, tables, approx_rows = (int(value) for value in rows[0])
+
     def du(path: str) -> int:
         return int(lab.exec(BACKUP_NODE, "du", "-sb", path).stdout.split()[0])
 

@@ -133,6 +133,9 @@ class BenchLab:
     def up(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         description = self.workdir / "lab.json"
+        # Containers with a cgroup namespace of their own, so that systemd in them applies CPUQuota=
+        # (the backup unit's mariadb_backup_cpu_quota); see lab/dbstack_lab/containers.py.
+        os.environ["DBSTACK_LAB_CGROUPNS"] = "private"
         run(str(REPO / "lab" / "labctl"), "up", "--name", LAB_NAME, "--subnet", LAB_SUBNET,
             "--release", self.release, "--hosts", LAB_HOSTS, "--inventory", str(self.inventory),
             "--json", str(description))

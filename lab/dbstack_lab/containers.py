@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import ipaddress
 import json
+import os
 import re
 import shlex
 import shutil
@@ -152,6 +153,16 @@ def wait_systemd(container: str, deadline: float) -> str:
                    f"Look at `podman exec {container} systemctl list-jobs`.")
 
 
+def cgroupns_args() -> list[str]:
+    """DBSTACK_LAB_CGROUPNS=private gives each container a cgroup namespace of its own (the backup
+    benchmark sets it). With the host's, podman's default on cgroup v1, systemd in a container cannot
+    use the cpu controller, so CPUQuota= does nothing; but with a private one on cgroup v1, `podman
+    exec` into a container that was stopped and started again fails (runc cannot join its cgroup),
+    which the drills do. So the molecule scenarios keep podman's default."""
+    value = os.environ.get("DBSTACK_LAB_CGROUPNS", "")
+    return [f"--cgroupns={value}"] if value else []
+
+
 def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory: Path | None) -> dict:
     validate_name(name)
     try:
@@ -182,10 +193,7 @@ def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory:
     for h in hosts:
         run(["podman", "run", "-d", "--name", h["container"], "--hostname", h["host"],
              "--network", name, "--ip", h["ip"], "--network-alias", h["host"],
-             # A cgroup namespace of its own: with the host's (podman's default on cgroup v1) the
-             # container's /proc/1/cgroup names host paths that its own /sys/fs/cgroup/cpu does not
-             # have, so systemd in it cannot use the cpu controller and CPUQuota= does nothing.
-             "--systemd=always", "--privileged", "--cgroupns=private", *ulimit_args(),
+             "--systemd=always", "--privileged", *cgroupns_args(), *ulimit_args(),
              "--label", f"{LABEL}={name}", "--label", f"{LABEL}.host={h['host']}",
              "--label", f"{LABEL}.groups={','.join(h['groups'])}", "--label", f"{LABEL}.ip={h['ip']}",
              image], what=f"starting container {h['container']}", timeout=120)

@@ -54,19 +54,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pymysql
 
-from benchlab import (ACCOUNT, BASE_VARS, NODES, REPO, BenchLab, add_lab_options, bench_lab, role_settings, say,
+from benchlab import (ACCOUNT, BASE_VARS, NODES, BenchLab, add_lab_options, bench_lab, role_settings, say,
                       write_results)
 from labdb import wait_for
 from writer import TABLE, ContinuousWriter
@@ -508,21 +506,6 @@ def throughput(lab: BenchLab, args, window_seconds: int) -> dict:
 
 # --- point-in-time restore ------------------------------------------------------------------------
 
-def restore_playbook(lab: BenchLab, *extra: str) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(BASE_VARS, handle)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
-    started = time.monotonic()
-    process = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
-                              "-e", f"@{handle.name}", *extra, str(REPO / "playbooks" / "restore.yml")],
-                             cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    took = time.monotonic() - started
-    os.unlink(handle.name)
-    if process.returncode != 0:
-        raise SystemExit(f"restore.yml failed:\n{process.stdout[-6000:]}\n{process.stderr[-2000:]}")
-    return took
-
-
 def whole(lab: BenchLab) -> bool:
     for node in NODES:
         status = dict(sql(lab, node, "SHOW GLOBAL STATUS LIKE 'wsrep_%'", database=None))
@@ -556,9 +539,9 @@ def point_in_time(lab: BenchLab) -> dict:
     gtid = accident[0]["gtid"]
     say(f"the accident is GTID {gtid} ({accident[0]['statement']}); restoring up to it")
 
-    restore_seconds = restore_playbook(lab, "-e", f"mariadb_backup_restore_stop_gtid={gtid}",
-                                       "-e", "mariadb_backup_restore_confirm=true",
-                                       "-e", "mariadb_backup_restore_new_full_backup=false")
+    restore_seconds = lab.playbook("playbooks/restore.yml", extra_vars={
+        **BASE_VARS, "mariadb_backup_restore_stop_gtid": gtid, "mariadb_backup_restore_confirm": True,
+        "mariadb_backup_restore_new_full_backup": False})
     started = time.monotonic()
     wait_for(lambda: whole(lab), timeout=300, interval=1, what="the restored cluster whole, HAProxy passing")
     settle_seconds = time.monotonic() - started
@@ -600,12 +583,10 @@ def main() -> int:
     cpu_quota = "" if cpu_quota is None else str(cpu_quota)
 
     with bench_lab(args) as lab:
-        if not args.reuse or settings:
-            say(f"site.yml{' with ' + str(settings) if settings else ''}: {lab.deploy({**BASE_VARS, **settings}):.0f} s")
+        lab.converge(args, settings)
         quota = unit_quota(lab)
         say(f"mariadb_backup_cpu_quota {cpu_quota!r}: {UNIT.format(kind='full')} has {quota}")
-        lab.exec("client1", "apt-get", "update", "-q")
-        lab.exec("client1", "apt-get", "install", "-q", "-y", "--no-install-recommends", "sysbench")
+        lab.install("client1", "sysbench")
         version = lab.exec("client1", "sysbench", "--version").stdout.strip()
         mariadb = sql(lab, BACKUP_NODE, "SELECT VERSION()")[0][0]
         load_seconds = None

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "molecule" / "shared"))
 
-from labdb import cluster_whole, install_client_tls, writer_name  # noqa: E402  pylint: disable=wrong-import-position
+from labdb import cluster_whole, install_client_tls, run_playbook, writer_name  # noqa: E402  pylint: disable=wrong-import-position
 
 LAB_NAME = "dbstack-bench"
 LAB_SUBNET = "10.213.70.0/24"
@@ -145,18 +144,32 @@ class BenchLab:
         """Use the lab an earlier run left up (--keep), as deployed then."""
         self.hosts = {h["host"]: h for h in json.loads((self.workdir / "lab.json").read_text())["hosts"]}
 
-    def deploy(self, extra_vars: dict) -> float:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-            json.dump(extra_vars, handle)
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    def playbook(self, playbook: str, *args: str, extra_vars: dict | None = None) -> float:
+        """Seconds one of the project's playbooks took on this lab (labdb.run_playbook); a failure stops the run."""
         started = time.monotonic()
-        process = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
-                                  "-e", f"@{handle.name}", str(REPO / "playbooks" / "site.yml")],
-                                 cwd=REPO, env=env, capture_output=True, text=True, check=False)
-        os.unlink(handle.name)
-        if process.returncode != 0:
-            raise SystemExit(f"site.yml failed:\n{process.stdout[-5000:]}\n{process.stderr[-2000:]}")
+        run_playbook(playbook, *args, inventory=self.inventory, extra_vars=extra_vars)
         return time.monotonic() - started
+
+    def deploy(self, extra_vars: dict) -> float:
+        return self.playbook("playbooks/site.yml", extra_vars=extra_vars)
+
+    def converge(self, args, settings: dict | None = None, what: str = "") -> None:
+        """site.yml with BASE_VARS and these role settings on a new lab, and on a reused one (--reuse) only
+        when settings are given, so that they take effect; says how long it took."""
+        if args.reuse and not settings:
+            return
+        seconds = self.deploy({**BASE_VARS, **(settings or {})})
+        say(f"site.yml{what}{' with ' + str(settings) if settings else ''}: {seconds:.0f} s")
+
+    def install(self, host: str, *packages: str) -> None:
+        """Debian packages the benchmarks bring to a lab host (sysbench on the client), installed once."""
+        missing = [package for package in packages
+                   if self.exec(host, "dpkg-query", "-W", "-f=${Status}", package, check=False).stdout
+                   != "install ok installed"]
+        if missing:
+            self.exec(host, "apt-get", "update", "-q")
+            self.exec(host, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-q", "-y",
+                      "--no-install-recommends", *missing)
 
     def down(self) -> None:
         run(str(REPO / "lab" / "labctl"), "down", "--name", LAB_NAME, check=False)

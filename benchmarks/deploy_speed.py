@@ -21,6 +21,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "molecule" / "shared"))
+
+from labdb import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+
 LAB_NAME = "dbstack-deploybench"
 LAB_SUBNET = "10.213.71.0/24"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
@@ -31,14 +35,9 @@ def labctl(*args: str, check: bool = True) -> None:
 
 
 def site(inventory: Path) -> tuple[float, int, str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
     started = time.monotonic()
-    process = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-                              str(REPO / "playbooks" / "site.yml")],
-                             cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    process = run_playbook("playbooks/site.yml", inventory=inventory)
     elapsed = time.monotonic() - started
-    if process.returncode != 0:
-        raise SystemExit(f"site.yml failed:\n{process.stdout[-5000:]}\n{process.stderr[-2000:]}")
     changed = sum(int(match[2]) for match in RECAP.findall(process.stdout))
     return elapsed, changed, process.stdout
 

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlab import ACCOUNT, BASE_VARS, LAB_NAME, NODES, PROFILES, BenchLab, run, say
+from benchlab import ACCOUNT, LAB_NAME, NODES, PROFILES, BenchLab, run, say
 from labdb import wait_for
 from writer import ContinuousWriter, rows_on
 
@@ -175,9 +175,7 @@ def main() -> int:
         say(f"lab {LAB_NAME} up ({args.release})")
         lab.up()
     try:
-        if not args.reuse:
-            seconds = lab.deploy({**BASE_VARS, **PROFILES[args.profile]})
-            say(f"site.yml with profile {args.profile}: {seconds:.0f} s")
+        lab.converge(args, PROFILES[args.profile], what=f" with profile {args.profile}")
         results = []
         for attempt in range(1, args.tries + 1):
             for mode in modes:

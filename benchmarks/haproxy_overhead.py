@@ -26,7 +26,7 @@ import statistics
 import sys
 
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, BenchLab, add_lab_options, bench_lab, role_settings, say, write_results
+from benchlab import ACCOUNT, NODES, BenchLab, add_lab_options, bench_lab, role_settings, say, write_results
 from labdb import wait_for, wsrep_status
 
 TABLES, TABLE_SIZE = 4, 10_000
@@ -136,10 +136,8 @@ def main() -> int:
     settings = role_settings(parser, args.set)
 
     with bench_lab(args) as lab:
-        if not args.reuse or settings:
-            say(f"site.yml{' with ' + str(settings) if settings else ''}: {lab.deploy({**BASE_VARS, **settings}):.0f} s")
-        lab.exec("client1", "apt-get", "update", "-q")
-        lab.exec("client1", "apt-get", "install", "-q", "-y", "--no-install-recommends", "sysbench")
+        lab.converge(args, settings)
+        lab.install("client1", "sysbench")
         version = lab.exec("client1", "sysbench", "--version").stdout.strip()
         writer = lab.writer()
         say(f"{version}; writer {writer}; preparing {TABLES} x {TABLE_SIZE} rows")

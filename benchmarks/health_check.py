@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, REPO, BenchLab, add_lab_options, bench_lab, say, write_results
+from benchlab import ACCOUNT, NODES, REPO, BenchLab, add_lab_options, bench_lab, say, write_results
 
 PROBE = REPO / "benchmarks" / "check_probe.py"
 RATE = 10
@@ -108,10 +108,8 @@ def main() -> int:
     add_lab_options(parser)
     args = parser.parse_args()
     with bench_lab(args) as lab:
-        if not args.reuse:
-            say(f"site.yml: {lab.deploy(BASE_VARS):.0f} s")
-        lab.exec("client1", "bash", "-c", "command -v sysbench >/dev/null || (apt-get update -q && "
-                 "DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends sysbench)")
+        lab.converge(args)
+        lab.install("client1", "sysbench")
         for host in ("haproxy1", "client1"):
             subprocess.run(["podman", "cp", str(PROBE), f"{lab.container(host)}:/tmp/check_probe.py"], check=True)
         writer = lab.writer()

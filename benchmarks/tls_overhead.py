@@ -36,7 +36,7 @@ import statistics
 import sys
 from collections import Counter
 
-from benchlab import ACCOUNT, BASE_VARS, NODES, SYSBENCH_TLS_DIR, BenchLab, add_lab_options, bench_lab, say, write_results
+from benchlab import ACCOUNT, NODES, SYSBENCH_TLS_DIR, BenchLab, add_lab_options, bench_lab, say, write_results
 from haproxy_overhead import TABLE_SIZE, TABLES, RunFailed, parse
 from labdb import wait_for
 
@@ -208,10 +208,8 @@ def main() -> int:
     args = parser.parse_args()
 
     with bench_lab(args) as lab:
-        if not args.reuse:
-            say(f"site.yml: {lab.deploy(BASE_VARS):.0f} s")
-        lab.exec("client1", "bash", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -q -y "
-                 "--no-install-recommends sysbench python3-pymysql")
+        lab.converge(args)
+        lab.install("client1", "sysbench", "python3-pymysql")
         lab.exec("client1", "bash", "-c", f"cat > {CHECK_SCRIPT} <<'LUA'\n{CHECK_LUA}LUA\n")
         version = lab.exec("client1", "sysbench", "--version").stdout.strip()
         pymysql_version = lab.exec("client1", "python3", "-c", "import pymysql; print(pymysql.__version__)").stdout.strip()

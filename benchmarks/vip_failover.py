@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 
-from benchlab import (ACCOUNT, BASE_VARS, HAPROXY_HOSTS, LAB_SUBNET, NODES, VIP, BenchLab, add_lab_options, bench_lab,
+from benchlab import (ACCOUNT, HAPROXY_HOSTS, LAB_SUBNET, NODES, VIP, BenchLab, add_lab_options, bench_lab,
                       role_settings, run, say, write_results)
 from labdb import connect, wait_for
 from writer import ContinuousWriter, audit
@@ -289,9 +289,7 @@ def main() -> int:
         if args.reuse:  # an earlier run may have stopped here, with a host down or without its link
             for host in HAPROXY_HOSTS:
                 bring_back(lab, host)
-        if not args.reuse or settings:
-            seconds = lab.deploy({**BASE_VARS, **settings})
-            say(f"site.yml{' with ' + str(settings) if settings else ''}: {seconds:.0f} s")
+        lab.converge(args, settings)
         keepalived = keepalived_settings(lab)
         say(f"{keepalived['keepalived']}, VRRP version {keepalived['vrrp_version']}, "
             f"advert_int {keepalived['advert_int']} s, sticky writer {'on' if keepalived['sticky_writer'] else 'off'}")

@@ -6,10 +6,12 @@ Everything goes to the lab containers' own addresses (reachable from the host th
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +21,8 @@ from pathlib import Path
 import pymysql
 
 PROJECT = Path(__file__).resolve().parents[2]
+# The haproxy role's runtime tool on an HAProxy host (roles/haproxy/files/haproxy_runtime.py).
+HAPROXY_RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 
 
 def app_account(lab: dict) -> dict:
@@ -121,12 +125,20 @@ def run_command(argv: list, cwd: Path = PROJECT, env: dict | None = None, check:
     return process
 
 
-def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one of the project's playbooks against the scenario's inventory, as a user would."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
-    bindir = Path(os.sys.executable).parent
-    return run_command([bindir / "ansible-playbook", "-i", inventory, PROJECT / playbook, *args], env=env, check=check)
+def run_playbook(playbook: str | Path, *args: str, inventory: str | Path | None = None, extra_vars: dict | None = None,
+                 env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a playbook (a path relative to the project, or absolute) with the venv's ansible-playbook and the
+    project's ansible.cfg, as a user would: the one way tests and benchmarks launch playbooks.
+
+    inventory: by default the molecule scenario's (the directory of MOLECULE_INVENTORY_FILE, with its
+    group_vars); extra_vars: passed as one JSON -e; env: variables over os.environ (e.g. a callback)."""
+    if inventory is None:
+        inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", **(env or {}))
+    extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
+    bindir = Path(sys.executable).parent
+    return run_command([bindir / "ansible-playbook", "-i", inventory, *extra, PROJECT / playbook, *args],
+                       env=environment, check=check)
 
 
 def changed_tasks(output: str) -> list[str]:
@@ -181,8 +193,7 @@ def vip_holders(lab: dict) -> list[str]:
 def haproxy_server_up(lab: dict, haproxy: str, server: str, proxy: str = "mysql") -> bool:
     """Whether one HAProxy host has `server` of `proxy` up (operational state 2 in `show servers state`:
     be_id be_name srv_id srv_name srv_addr srv_op_state ...)."""
-    states = node_host(lab, haproxy).check_output(
-        f"python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock show servers state {proxy}")
+    states = node_host(lab, haproxy).check_output(f"{HAPROXY_RUNTIME} show servers state {proxy}")
     return any(fields[3:4] == [server] and fields[5:6] == ["2"] for fields in map(str.split, states.splitlines()))
 
 
@@ -191,6 +202,23 @@ def writer_name(lab: dict, account: dict) -> str:
     with connect(endpoint(lab), account, connect_timeout=3, read_timeout=10) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT @@wsrep_node_name")
         return cursor.fetchone()[0]
+
+
+def writer_and_the_others(lab: dict, account: dict) -> tuple[str, list[str]]:
+    """Once the cluster is whole: the node HAProxy writes to, and the other Galera nodes."""
+    wait_whole(lab, account)
+    writer = writer_name(lab, account)
+    return writer, [name for name in lab["groups"]["galera"] if name != writer]
+
+
+def haproxy_writer(lab: dict, haproxy: str) -> str:
+    """The node this HAProxy host sends new connections to: its stick table's, while that node is up."""
+    return node_host(lab, haproxy).check_output(f"{HAPROXY_RUNTIME} --writer mysql").strip()
+
+
+def haproxy_writers(lab: dict) -> dict:
+    """{HAProxy host: haproxy_writer} for every HAProxy host."""
+    return {name: haproxy_writer(lab, name) for name in lab["groups"]["haproxy"]}
 
 
 def nodes_of_concurrent_connections(address: str, account: dict, clients: int = 4, each: int = 50) -> Counter:

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from labdb import run_playbook
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO_ROOT / "playbooks" / "audit_timeouts.yml"
@@ -77,11 +78,8 @@ def ansible_env():
 
 def run_audit(*extra_args):
     g = groups()
-    command = [str(BIN / "ansible-playbook"), str(PLAYBOOK), "-i", inventory_dir(),
-               "-e", json.dumps({"audit_haproxy_group": g["haproxy"], "audit_galera_group": g["galera"]}),
-               *extra_args]
-    result = subprocess.run(command, capture_output=True, text=True, env=ansible_env(), cwd=REPO_ROOT,
-                            timeout=900, check=False)
+    result = run_playbook(PLAYBOOK, *extra_args, inventory=inventory_dir(), env=ansible_env(), check=False,
+                          extra_vars={"audit_haproxy_group": g["haproxy"], "audit_galera_group": g["galera"]})
     # The YAML callback wraps long lines: compare words.
     return result, " ".join((result.stdout + result.stderr).split())
 

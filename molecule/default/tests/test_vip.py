@@ -6,19 +6,13 @@ import re
 import time
 
 import pytest
-from labdb import as_read, connect, health, lab_vip, node_host, run_playbook, vip_holders, wait_for
+from labdb import as_read, connect, haproxy_writers, health, lab_vip, node_host, run_playbook, vip_holders, wait_for
 
 testinfra_hosts = ["haproxy"]
 
 # The lab's application account, as inventories/lab/group_vars/all.yml creates it (written out: the
 # inventory the tests read does not render templates).
 ACCOUNT = {"user": "smoke", "password": "lab-only-smoke-secret", "database": "smoke"}
-
-
-def writer_in_table(lab, name):
-    """The node this HAProxy host sends new connections to (its stick table's, while that node is up)."""
-    return node_host(lab, name).check_output(
-        "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock --writer mysql").strip()
 
 
 def write_through_vip(lab, account):
@@ -42,7 +36,7 @@ def test_one_haproxy_host_holds_the_vip_with_a_checked_configuration(host, lab):
 def test_both_haproxy_hosts_send_new_connections_to_the_same_writer(lab):
     account = ACCOUNT
     first = write_through_vip(lab, account)
-    assert {writer_in_table(lab, name) for name in lab["groups"]["haproxy"]} == {first}
+    assert set(haproxy_writers(lab).values()) == {first}
 
 
 @pytest.mark.measures_the_deployment
@@ -79,7 +73,7 @@ def test_after_a_writer_failover_both_haproxy_hosts_stay_on_the_new_writer(lab):
     wait_for(lambda: health(lab["hosts"][old]["ip"]) == (200, "up: Synced"), timeout=120, what=f"{old} Synced")
     time.sleep(3)  # HAProxy's rise: 2 good checks, 1 s apart
     assert [write_through_vip(lab, account) for _write in range(5)] == [new] * 5
-    assert {writer_in_table(lab, name) for name in lab["groups"]["haproxy"]} == {new}
+    assert set(haproxy_writers(lab).values()) == {new}
 
 
 @pytest.mark.parametrize(("extra_vars", "message"), [

@@ -5,7 +5,8 @@ it rejoins by IST and catches up. No acknowledged write is lost."""
 
 import time
 
-from labdb import app_account, endpoint, health, node_host, wait_for, wait_whole, writer_name, wsrep_status
+from labdb import (app_account, endpoint, health, node_host, wait_for, wait_whole, writer_and_the_others, writer_name,
+                   wsrep_status)
 from writer import ContinuousWriter, audit
 
 testinfra_hosts = ["haproxy"]
@@ -13,10 +14,8 @@ testinfra_hosts = ["haproxy"]
 
 def test_partitioned_writer_leaves_and_rejoins_by_ist(lab):
     account = app_account(lab)
-    wait_whole(lab, account)
-    victim = writer_name(lab, account)
+    victim, majority = writer_and_the_others(lab, account)
     victim_ip = lab["hosts"][victim]["ip"]
-    majority = [name for name in lab["groups"]["galera"] if name != victim]
     node_ips = {name: lab["hosts"][name]["ip"] for name in lab["groups"]["galera"]}
     haproxy_ip = endpoint(lab)
     writer = ContinuousWriter(haproxy_ip, 3306, account["user"], account["password"], account["database"],

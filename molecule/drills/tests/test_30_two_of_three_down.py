@@ -9,17 +9,15 @@ import uuid
 
 import pymysql
 import pytest
-from labdb import app_account, endpoint, health, query, wait_for, wait_whole, writer_name, wsrep_status
+from labdb import app_account, endpoint, health, query, wait_for, wait_whole, writer_and_the_others, wsrep_status
 
 testinfra_hosts = ["haproxy"]
 
 
 def test_lone_survivor_refuses_writes_until_the_cluster_is_back(lab):
     account = app_account(lab)
-    wait_whole(lab, account)
-    survivor = writer_name(lab, account)
+    survivor, lost = writer_and_the_others(lab, account)
     survivor_ip = lab["hosts"][survivor]["ip"]
-    lost = [name for name in lab["groups"]["galera"] if name != survivor]
     containers = [lab["hosts"][name]["container"] for name in lost]
     query(survivor_ip, account, "CREATE TABLE IF NOT EXISTS two_down_probe (marker CHAR(32) PRIMARY KEY)")
     marker = uuid.uuid4().hex

@@ -10,10 +10,10 @@ import subprocess
 import time
 
 import pytest
-from labdb import app_account, endpoint, lab_vip, node_host, vip_holders, wait_for, wait_whole, writer_name
+from labdb import (HAPROXY_RUNTIME, app_account, endpoint, haproxy_writers, lab_vip, node_host, vip_holders, wait_for,
+                   wait_whole, writer_name)
 from writer import DrillLoad, audit
 
-RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 
 
 def break_host(lab, name, mode):
@@ -38,7 +38,7 @@ def restore_host(lab, name, mode):
     host = node_host(lab, name)
     wait_for(lambda: host.run("systemctl is-active haproxy keepalived").stdout.split() == ["active", "active"],
              timeout=90, what=f"haproxy and keepalived active on {name} again")
-    wait_for(lambda: host.run(f"{RUNTIME} --peers-synced").rc == 0, timeout=30, what=f"{name}'s stick table resynced")
+    wait_for(lambda: host.run(f"{HAPROXY_RUNTIME} --peers-synced").rc == 0, timeout=30, what=f"{name}'s stick table resynced")
 
 
 @pytest.mark.parametrize("mode", ["kill", "stop", "silent"])
@@ -75,8 +75,7 @@ def test_losing_the_vip_holder_loses_no_write_and_keeps_the_writer(lab, mode):
     assert result["missing"] == {}, result
     deadlocks = [error for client in hot_rows for error in client.errors if error[1] == 1213]
     assert deadlocks == [], deadlocks
-    writers = {name: node_host(lab, name).check_output(f"{RUNTIME} --writer mysql").strip()
-               for name in lab["groups"]["haproxy"]}
+    writers = haproxy_writers(lab)
     assert writers == {name: node for name in lab["groups"]["haproxy"]}, writers
     assert {name for client in hot_rows for name in client.nodes} == {node}
     print(f"\ndrill VIP holder {holder} {mode}: writes stopped {gap:.2f} s, VIP meanwhile on {holders_meanwhile}, now on "

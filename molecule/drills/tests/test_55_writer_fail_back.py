@@ -5,11 +5,10 @@ two nodes took writes at once. benchmarks/failback.py compares with plain `first
 
 import time
 
-from labdb import (app_account, haproxy_server_up, health, lab_vip, node_host, nodes_of_concurrent_connections, wait_for,
-                   wait_whole, writer_name)
+from labdb import (app_account, haproxy_server_up, haproxy_writers, health, lab_vip, node_host, nodes_of_concurrent_connections,
+                   wait_for, wait_whole, writer_name)
 from writer import DrillLoad, audit
 
-RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 FAIL_BACK_WINDOW = 15
 
 
@@ -42,8 +41,7 @@ def test_writer_moves_once_and_stays_with_no_deadlock(lab):
     deadlocks = [error for client in hot_rows for error in client.errors if error[1] == 1213]
     assert deadlocks == [], deadlocks
     assert {name for client in hot_rows for name in client.nodes} == {successor}, [c.nodes for c in hot_rows]
-    writers = {name: node_host(lab, name).check_output(f"{RUNTIME} --writer mysql").strip()
-               for name in lab["groups"]["haproxy"]}
+    writers = haproxy_writers(lab)
     assert set(writers.values()) == {successor}, writers
     # The old writer is first in every HAProxy's order again: any new connection that misses the
     # writer's entry goes back to it.

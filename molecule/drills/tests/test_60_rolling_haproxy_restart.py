@@ -6,11 +6,11 @@ are counted), nothing else fails, no acknowledged write is lost and the writer s
 import time
 
 import pytest
-from labdb import (app_account, lab_vip, node_host, nodes_of_concurrent_connections, vip_holders, wait_for, wait_whole,
+from labdb import (HAPROXY_RUNTIME, app_account, haproxy_writers, lab_vip, node_host, nodes_of_concurrent_connections,
+                   vip_holders, wait_for, wait_whole,
                    writer_name)
 from writer import DrillLoad, audit
 
-RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/haproxy/admin.sock"
 # What a client sees when the proxy in front of it goes away: the connection, never the database.
 CONNECTION_ERRORS = {0, 2003, 2006, 2013, 2014}
 
@@ -30,7 +30,7 @@ def test_rolling_haproxy_action_fails_no_write_beyond_reconnects(lab, action):
     for name in order:
         host = node_host(lab, name)
         host.check_output(f"systemctl {action} haproxy")
-        wait_for(lambda host=host: host.run(f"{RUNTIME} --peers-synced").rc == 0, timeout=30,
+        wait_for(lambda host=host: host.run(f"{HAPROXY_RUNTIME} --peers-synced").rc == 0, timeout=30,
                  what=f"{name}'s stick table resynced")
         time.sleep(2)
     for client in hot_rows:
@@ -45,8 +45,7 @@ def test_rolling_haproxy_action_fails_no_write_beyond_reconnects(lab, action):
         assert failures == set(), (report.failed, [client.errors for client in hot_rows])
     else:
         assert failures <= CONNECTION_ERRORS, (report.failed, [client.errors for client in hot_rows])
-    writers = {name: node_host(lab, name).check_output(f"{RUNTIME} --writer mysql").strip()
-               for name in lab["groups"]["haproxy"]}
+    writers = haproxy_writers(lab)
     assert set(writers.values()) == {node}, writers
     landed = nodes_of_concurrent_connections(vip, account)
     assert set(landed) == {node}, landed

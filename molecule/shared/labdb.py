@@ -221,6 +221,16 @@ def haproxy_writers(lab: dict) -> dict:
     return {name: haproxy_writer(lab, name) for name in lab["groups"]["haproxy"]}
 
 
+def require_one_writer(lab: dict, address: str, account: dict, node: str) -> Counter:
+    """Assert that every HAProxy host's stick table names `node` the writer and that every new connection
+    of nodes_of_concurrent_connections through `address` lands there; returns where they landed."""
+    writers = haproxy_writers(lab)
+    assert set(writers.values()) == {node}, writers
+    landed = nodes_of_concurrent_connections(address, account)
+    assert set(landed) == {node}, landed
+    return landed
+
+
 def nodes_of_concurrent_connections(address: str, account: dict, clients: int = 4, each: int = 50) -> Counter:
     """How many of `clients` x `each` new connections, opened by clients at the same time, landed on
     each Galera node. A writer choice that holds for one client at a time can still fail here: HAProxy

@@ -6,8 +6,7 @@ are counted), nothing else fails, no acknowledged write is lost and the writer s
 import time
 
 import pytest
-from labdb import (HAPROXY_RUNTIME, app_account, haproxy_writers, lab_vip, node_host, nodes_of_concurrent_connections,
-                   vip_holders, wait_for, wait_whole,
+from labdb import (HAPROXY_RUNTIME, app_account, lab_vip, node_host, require_one_writer, vip_holders, wait_for, wait_whole,
                    writer_name)
 from writer import DrillLoad, audit
 
@@ -45,10 +44,7 @@ def test_rolling_haproxy_action_fails_no_write_beyond_reconnects(lab, action):
         assert failures == set(), (report.failed, [client.errors for client in hot_rows])
     else:
         assert failures <= CONNECTION_ERRORS, (report.failed, [client.errors for client in hot_rows])
-    writers = haproxy_writers(lab)
-    assert set(writers.values()) == {node}, writers
-    landed = nodes_of_concurrent_connections(vip, account)
-    assert set(landed) == {node}, landed
+    landed = require_one_writer(lab, vip, account, node)
     print(f"\ndrill rolling HAProxy {action} ({', '.join(order)}): continuous writer {result}; hot rows "
           f"{[client.events for client in hot_rows]}; writer {node} on every HAProxy host, and all "
           f"{landed.total()} new connections opened 4 at a time went there")

@@ -331,6 +331,24 @@ def backup_section(backup: dict, quota_runs: list[dict] = ()) -> list[str]:
     return lines
 
 
+def reading_section() -> list[str]:
+    """Where the reasoning about each section's figures lives: the docs, not this generated page."""
+    return ["## Reading these figures", "",
+            "- Deploy speed: what keeps a re-run short, [performance.md](performance.md#deploy-speed).",
+            "- Failover: where the gap goes and the 13.6 s case, [failover.md](failover.md#measured-on-the-lab); "
+            "the fast profile's trade-off, [failover.md](failover.md#the-defaults-and-the-fast-profile).",
+            "- Virtual IP failover: VRRP against the client's TCP retransmissions, "
+            "[high_availability.md](high_availability.md#what-losing-the-vips-holder-costs).",
+            "- HAProxy overhead: segments, CPU, what was tried and why HAProxy keeps its defaults, "
+            "[performance.md](performance.md#haproxy-overhead).",
+            "- TLS overhead: keeping connections open, [tls.md](tls.md#clients).",
+            "- Health checks: a saturated host, [performance.md](performance.md#health-checks-on-a-saturated-host) "
+            "and [failover.md](failover.md#when-the-hosts-themselves-stall).",
+            "- Writer fail-back: conflicts on hot rows, [failover.md](failover.md#the-writer-does-not-move-back).",
+            "- Backups: [backups.md](backups.md#sizes-and-times) and what a backup costs the writer, "
+            "[backups.md](backups.md#what-a-backup-costs-the-writer).", ""]
+
+
 def main() -> int:
     results = Path(sys.argv[1])
     kept = previous_sections()
@@ -393,9 +411,7 @@ def main() -> int:
     quota_runs = [json.loads(path.read_text()) for path in sorted(results.glob("backup_throughput_*.json"))]
     out += backup_section(backup, quota_runs) if backup else kept.get("## Backups", [])
 
-    notes = REPO / "benchmarks" / "NOTES.md"
-    if notes.exists():
-        out += [notes.read_text().strip(), ""]
+    out += reading_section()
     DOC.write_text("\n".join(out))
     print(f"wrote {DOC.relative_to(REPO)}")
     return 0

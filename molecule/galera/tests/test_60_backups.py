@@ -9,6 +9,7 @@ oldest chain is gone, on the node and on the backup host, and the kept ones stil
 """
 
 import json
+import shlex
 import time
 
 import pytest
@@ -193,3 +194,38 @@ def test_retention_keeps_the_newest_chains_on_the_node_and_the_backup_host(lab):
     for chain in kept:
         proof = json.loads(node.check_output(f"dbstack-mariadb-backup verify {chain}"))
         assert proof["tables"], proof
+
+
+def copy_rate(node, command, target):
+    """Bytes per second `command` copied into `target` on the node (all of its run counted)."""
+    timed = node.check_output(
+        f"rm -rf {target}; start=$(date +%s%N); {command} >/dev/null 2>&1 || exit 1; end=$(date +%s%N); "
+        f"echo $(( (end - start) / 1000000 )) $(du -sb {target} | cut -f1); rm -rf {target}")
+    milliseconds, copied = map(int, timed.split())
+    return copied / (milliseconds / 1000), copied, milliseconds
+
+
+def test_the_rate_limit_holds_mariabackup_and_rsync_to_it(lab):
+    """mariadb_backup_rate_limit becomes mariabackup's --throttle (the program's BYTES_PER_THROTTLE_UNIT, measured
+    on 1.3 GB) and rsync's --bwlimit in MB: the two programs copy at about that rate here too."""
+    node = backup_node(lab)
+    limit = 5  # MB/s: --throttle=3 by the program's rule
+    program = ("import importlib.util\n"
+               "spec = importlib.util.spec_from_file_location('backup', '/usr/local/libexec/dbstack-mariadb-backup.py')\n"
+               "backup = importlib.util.module_from_spec(spec)\n"
+               "spec.loader.exec_module(backup)\n"
+               f"print(backup.mariabackup_argv({{'socket': '-', 'rate_limit': {limit}}}, '-', None)[-1])\n")
+    throttle = node.check_output(f"python3 -c {shlex.quote(program)}")
+    assert throttle == "--throttle=3", throttle
+    mariabackup, copied, milliseconds = copy_rate(
+        node, f"mariabackup --backup {throttle} --target-dir=/var/tmp/dbstack-rate-probe --user=root",
+        "/var/tmp/dbstack-rate-probe")
+    node.check_output("head -c 10000000 /dev/urandom > /var/tmp/dbstack-rate-source")
+    rsync, _, _ = copy_rate(node, f"rsync --bwlimit={limit}MB /var/tmp/dbstack-rate-source /var/tmp/dbstack-rate-copy",
+                            "/var/tmp/dbstack-rate-copy")
+    node.check_output("rm -f /var/tmp/dbstack-rate-source")
+    print(f"\nrate limit {limit} MB/s: mariabackup {throttle} copied {copied / 1e6:.1f} MB in {milliseconds / 1000:.1f} s, "
+          f"{mariabackup / 1e6:.2f} MB/s; rsync {rsync / 1e6:.2f} MB/s")
+    # Start-up, and the redo log mariabackup copies unthrottled, count in the time: a rate may come out lower.
+    assert 0.4 * limit <= mariabackup / 1e6 <= 1.3 * limit, (copied, milliseconds)
+    assert 0.6 * limit <= rsync / 1e6 <= 1.1 * limit, rsync

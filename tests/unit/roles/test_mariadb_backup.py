@@ -36,6 +36,21 @@ def test_mariabackup_info_files_as_written_by_mariabackup_10_11():
         "uuid": "942714ec-ecad-11f1-a34b-37414b7cba68", "seqno": 30}
 
 
+@pytest.mark.parametrize(("config", "from_lsn", "expected"), [
+    ({}, None, []),
+    ({"rate_limit": 0}, 4711, ["--incremental-lsn=4711"]),
+    ({"rate_limit": 17}, None, ["--throttle=10"]),
+    ({"rate_limit": 50}, 4711, ["--throttle=29", "--incremental-lsn=4711"]),
+    # Never below one read per second.
+    ({"rate_limit": 1}, None, ["--throttle=1"]),
+])
+def test_mariabackup_throttle_is_the_closest_to_the_rate_limit(config, from_lsn, expected):
+    config = {"socket": "/run/mysqld/mysqld.sock", **config}
+    assert mb.mariabackup_argv(config, Path("/b/.stage"), from_lsn) == [
+        "mariabackup", "--backup", "--galera-info", "--target-dir=/b/.stage", "--socket=/run/mysqld/mysqld.sock",
+        "--user=root", *expected]
+
+
 @pytest.mark.parametrize(("manifests", "files", "problem"), [
     ([backup("c", 0), backup("c", 1)], {"00-full.xb.zst", "01-incremental.xb.zst"}, None),
     ([backup("c", 0), backup("c", 2)], {"00-full.xb.zst", "02-incremental.xb.zst"}, "misses backup number 01"),

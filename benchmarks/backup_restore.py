@@ -7,8 +7,8 @@ point-in-time restore of the whole cluster after a dropped table.
         [--json FILE] [--keep] [--reuse]
 
 --set passes role variables to site.yml (each value read as YAML), e.g. `--set mariadb_backup_cpu_quota=25%`
-or `--set mariadb_backup_cpu_quota=` for no quota; with --reuse, site.yml runs again only when --set is
-given, so that the backup unit is rewritten. --only throughput runs steps 1 (the dataset, loaded only if it
+(`--set mariadb_backup_cpu_quota=` for no quota) or `--set mariadb_backup_rate_limit=10`; with --reuse,
+site.yml runs again only when --set is given, so that the backup unit and its configuration are rewritten. --only throughput runs steps 1 (the dataset, loaded only if it
 is not there), one full backup (its wall time sizes the windows) and 3, so that several settings can be
 compared on one lab (--keep, then --reuse) without loading the dataset again.
 

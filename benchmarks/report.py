@@ -233,12 +233,31 @@ def quota_seen(run: dict) -> str:
     return f"{', '.join(quotas)}, throttled {throttled}"
 
 
+def settings_label(run: dict) -> str:
+    """The backup unit's limits a run was deployed with: the CPU quota, and the copy limits if any."""
+    label = f"quota {quota_label(run)}"
+    settings = run.get("settings", {})
+    if settings.get("mariadb_backup_rate_limit"):
+        label += f", rate limit {settings['mariadb_backup_rate_limit']} MB/s"
+    if settings.get("mariadb_backup_throttle"):
+        # Runs from before the rate limit existed: mariabackup's --throttle alone, the off-host copy unlimited.
+        label += f", mariabackup --throttle={settings['mariadb_backup_throttle']} only"
+    return label
+
+
+def settings_order(run: dict) -> tuple:
+    """No limit first, then the largest quota; unlimited copies before limited ones."""
+    settings = run.get("settings", {})
+    return (quota_order(run["cpu_quota"]), settings.get("mariadb_backup_throttle", 0),
+            settings.get("mariadb_backup_rate_limit", 0))
+
+
 def quota_section(runs: list[dict]) -> list[str]:
-    """The writer's throughput with a full backup running, one row per mariadb_backup_cpu_quota."""
+    """The writer's throughput with a full backup running, one row per setting of the backup unit's limits."""
     def numbers(values) -> str:
         return ", ".join("-" if value is None else f"{value:g}" for value in values)
 
-    lines = ["", "By `mariadb_backup_cpu_quota` (the same windows, each setting deployed with `--set` on the same lab "
+    lines = ["", "By `mariadb_backup_cpu_quota` and `mariadb_backup_rate_limit` (the same windows, each setting deployed with `--set` on the same lab "
              "and dataset, `--only throughput` after the first run): *full wall* is a full backup on the idle cluster, "
              "*under load* the ones in the windows; *during backup* is the writer's tps from the backup's start to its "
              "end against the windows without; *flow control* is what galera3 sent (`wsrep_flow_control_sent`) during "
@@ -246,22 +265,26 @@ def quota_section(runs: list[dict]) -> list[str]:
              "*unit cgroup* is the backup unit's CPU quota as its cgroup had it while it ran and the share of its "
              "periods throttled; *lost per backup* is (median tps without - tps with) x window, the transactions one "
              "backup cost the writer (median of the pairs), which does not depend on the window's length as the "
-             "ratio does (the windows are twice the idle full backup's wall time, so they differ by setting).", "",
-             "| quota | CPUQuotaPerSecUSec | unit cgroup | full wall s | under load s | window s | without tps | "
-             "with tps | ratio | during backup | lost per backup | flow control (with windows) | "
+             "ratio does (a window is twice the idle full backup's wall time unless --window set it, so they differ by "
+             "setting); *by phase* is the writer's tps in each phase of the backup against the windows without "
+             "(copy, compress, verify, off-host).", "",
+             "| settings | CPUQuotaPerSecUSec | unit cgroup | full wall s | under load s | window s | without tps | "
+             "with tps | ratio | during backup | by phase | lost per backup | flow control (with windows) | "
              "catch-up messages (s) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for run in runs:
         summary = run["throughput"]["summary"]
         during = summary["by_phase"].get("backup", {}).get("ratio")
+        phases = ", ".join(f"{summary['by_phase'][phase]['ratio']:.2f}" if phase in summary["by_phase"] else "-"
+                           for phase in ("copy", "compress", "verify", "offhost"))
         catch_up = ", ".join(f"{'-' if m is None else m} ({'-' if t is None else f'{t:g}'})"
                              for m, t in zip(summary["fc_sent_catch_up"], summary["catch_up_seconds"]))
         lost = statistics.median((summary["median_without"] - window["tps"]) * summary["window_seconds"]
                                  for window in run["throughput"]["windows"] if window["mode"] == "with")
-        lines.append(f"| {quota_label(run)} | {run['unit_quota']['CPUQuotaPerSecUSec']} | {quota_seen(run)} | "
+        lines.append(f"| {settings_label(run)} | {run['unit_quota']['CPUQuotaPerSecUSec']} | {quota_seen(run)} | "
                      f"{run['backups']['full']['wall_seconds']:.1f} | {numbers(summary['backup_wall_under_load'])} | "
                      f"{summary['window_seconds']} | {summary['median_without']:.1f} | {summary['median_with']:.1f} | "
-                     f"**{summary['ratio']:.2f}** | {'-' if during is None else f'{during:.2f}x'} | {lost:,.0f} | "
+                     f"**{summary['ratio']:.2f}** | {'-' if during is None else f'{during:.2f}x'} | {phases} | {lost:,.0f} | "
                      f"{numbers(summary['fc_sent_with'])} | {catch_up} |")
     return lines + [""]
 
@@ -312,7 +335,7 @@ def backup_section(backup: dict, quota_runs: list[dict] = ()) -> list[str]:
               f"{load['median_without']:.1f} tps); target >= 0.9. By phase of the backup (medians of sysbench's "
               f"per-second reports, against the windows without): {phases}."]
     if quota_runs:
-        lines += quota_section(sorted([backup, *quota_runs], key=lambda run: quota_order(run["cpu_quota"])))
+        lines += quota_section(sorted([backup, *quota_runs], key=settings_order))
     else:
         lines.append("")
     nodes = restore["nodes"]

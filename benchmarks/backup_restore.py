@@ -8,9 +8,10 @@ point-in-time restore of the whole cluster after a dropped table.
 
 --set passes role variables to site.yml (each value read as YAML), e.g. `--set mariadb_backup_cpu_quota=25%`
 (`--set mariadb_backup_cpu_quota=` for no quota) or `--set mariadb_backup_rate_limit=10`; with --reuse,
-site.yml runs again only when --set is given, so that the backup unit and its configuration are rewritten. --only throughput runs steps 1 (the dataset, loaded only if it
-is not there), one full backup (its wall time sizes the windows) and 3, so that several settings can be
-compared on one lab (--keep, then --reuse) without loading the dataset again.
+site.yml runs again only when --set is given, so that the backup unit and its configuration are rewritten.
+--only throughput runs steps 1 (the dataset, loaded only if it is not there), one full backup (its wall time
+sizes the windows) and 3, so that several settings can be compared on one lab (--keep, then --reuse) without
+loading the dataset again.
 
 On the benchmarks' lab (benchlab.py; client1 is also the `backup` host, so each run copies off-host):
 

@@ -15,7 +15,6 @@ from labdb import (HAPROXY_RUNTIME, app_account, endpoint, haproxy_writers, lab_
 from writer import DrillLoad, audit
 
 
-
 def break_host(lab, name, mode):
     if mode == "kill":
         node_host(lab, name).check_output("pkill -KILL -x haproxy")

@@ -221,8 +221,8 @@ def test_the_rate_limit_holds_mariabackup_and_rsync_to_it(lab):
         node, f"mariabackup --backup {throttle} --target-dir=/var/tmp/dbstack-rate-probe --user=root",
         "/var/tmp/dbstack-rate-probe")
     node.check_output("head -c 10000000 /dev/urandom > /var/tmp/dbstack-rate-source")
-    rsync, _, _ = copy_rate(node, f"rsync --bwlimit={limit}MB /var/tmp/dbstack-rate-source /var/tmp/dbstack-rate-copy",
-                            "/var/tmp/dbstack-rate-copy")
+    rsync = copy_rate(node, f"rsync --bwlimit={limit}MB /var/tmp/dbstack-rate-source /var/tmp/dbstack-rate-copy",
+                      "/var/tmp/dbstack-rate-copy")[0]
     node.check_output("rm -f /var/tmp/dbstack-rate-source")
     print(f"\nrate limit {limit} MB/s: mariabackup {throttle} copied {copied / 1e6:.1f} MB in {milliseconds / 1000:.1f} s, "
           f"{mariabackup / 1e6:.2f} MB/s; rsync {rsync / 1e6:.2f} MB/s")

@@ -7,20 +7,12 @@ import subprocess
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
+from mysql_listener import mysql_listener
 
 from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import FilterModule
 
 
-CONFIG = """\
-defaults
-    mode tcp
-    timeout connect 5s
-listen mysql
-    bind :3306
-    timeout client 50000
-    timeout server 50000
-    server galera1 10.0.0.11:3306 check
-"""
+CONFIG = mysql_listener("50000")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
+from mysql_listener import mysql_listener
 
 from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import haproxy_listener_timeouts
 from ansible_collections.dbstack.galera.plugins.filter.timeout_audit import FilterModule
@@ -12,16 +13,7 @@ from ansible_collections.dbstack.galera.plugins.plugin_utils import audit_report
 
 NAMES = ("timeout_audit_report", "timeout_audit_table")
 
-CONFIG = """\
-defaults
-    mode tcp
-    timeout connect 5s
-listen mysql
-    bind :3306
-    timeout client 1125s
-    timeout server 1125s
-    server galera1 10.0.0.11:3306 check
-"""
+CONFIG = mysql_listener("1125s")
 NOT_READ = (
     "galera2: cannot read wait_timeout: unable to connect. Fix: make the node reachable, or set "
     "audit_mysql_login_user, audit_mysql_login_password and audit_mysql_login_unix_socket (or audit_mysql_login_host) "

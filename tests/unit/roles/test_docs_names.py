@@ -9,9 +9,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 # A name followed by * (`dbstack_lab_*`) stands for a family of names and is not checked.
 NAME = re.compile(r"`((?:mariadb_galera|haproxy|keepalived|smoke_app|dbstack)_[a-z0-9_]*[a-z0-9])(?![a-z0-9_]*\*)")
-# Where a documented name may be read: the roles, the playbooks, the lab's inventory, the plugins.
+# Where a documented name may be read or defined: the roles, the playbooks, the lab's inventory, the plugins,
+# and the lab's and the tests' own code (docs/lab.md names its helpers).
 CODE_GLOBS = ["roles/**/*.yml", "roles/**/*.j2", "playbooks/*.yml", "inventories/**/*.yml", "plugins/**/*.py",
-              "benchmarks/*.py", "lab/labctl"]
+              "benchmarks/*.py", "lab/labctl", "lab/dbstack_lab/*.py", "molecule/shared/*.py"]
 
 
 def known_names():

@@ -134,7 +134,7 @@ def run_playbook(playbook: str | Path, *args: str, inventory: str | Path | None 
     group_vars); extra_vars: passed as one JSON -e; env: variables over os.environ (e.g. a callback)."""
     if inventory is None:
         inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", **(env or {}))
+    environment = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
     extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
     bindir = Path(sys.executable).parent
     return run_command([bindir / "ansible-playbook", "-i", inventory, *extra, PROJECT / playbook, *args],

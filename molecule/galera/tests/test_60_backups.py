@@ -205,27 +205,23 @@ def copy_rate(node, command, target):
     return copied / (milliseconds / 1000), copied, milliseconds
 
 
-def test_the_rate_limit_holds_mariabackup_and_rsync_to_it(lab):
-    """mariadb_backup_rate_limit becomes mariabackup's --throttle (the program's BYTES_PER_THROTTLE_UNIT, measured
-    on 1.3 GB) and rsync's --bwlimit in MB: the two programs copy at about that rate here too."""
+def test_the_rate_limit_reaches_mariabackup_and_holds_rsync_to_it(lab):
+    """mariadb_backup_rate_limit becomes mariabackup's --throttle by the installed program's rule and rsync's
+    --bwlimit in MB (10^6 bytes), which copies at that rate. What a --throttle unit copies depends on the files
+    (benchmarks/backup_restore.py measured about 1.7 MB/s per unit on large tables; a small file costs a whole
+    unit), so it is measured by the benchmark, not on this scenario's small tables."""
     node = backup_node(lab)
-    limit = 5  # MB/s: --throttle=3 by the program's rule
+    limit = 5  # MB/s
     program = ("import importlib.util\n"
                "spec = importlib.util.spec_from_file_location('backup', '/usr/local/libexec/dbstack-mariadb-backup.py')\n"
                "backup = importlib.util.module_from_spec(spec)\n"
                "spec.loader.exec_module(backup)\n"
                f"print(backup.mariabackup_argv({{'socket': '-', 'rate_limit': {limit}}}, '-', None)[-1])\n")
-    throttle = node.check_output(f"python3 -c {shlex.quote(program)}")
-    assert throttle == "--throttle=3", throttle
-    mariabackup, copied, milliseconds = copy_rate(
-        node, f"mariabackup --backup {throttle} --target-dir=/var/tmp/dbstack-rate-probe --user=root",
-        "/var/tmp/dbstack-rate-probe")
+    assert node.check_output(f"python3 -c {shlex.quote(program)}") == "--throttle=3"
     node.check_output("head -c 10000000 /dev/urandom > /var/tmp/dbstack-rate-source")
     rsync = copy_rate(node, f"rsync --bwlimit={limit}MB /var/tmp/dbstack-rate-source /var/tmp/dbstack-rate-copy",
-                      "/var/tmp/dbstack-rate-copy")[0]
+                      "/var/tmp/dbstack-rate-copy")
     node.check_output("rm -f /var/tmp/dbstack-rate-source")
-    print(f"\nrate limit {limit} MB/s: mariabackup {throttle} copied {copied / 1e6:.1f} MB in {milliseconds / 1000:.1f} s, "
-          f"{mariabackup / 1e6:.2f} MB/s; rsync {rsync / 1e6:.2f} MB/s")
-    # Start-up, and the redo log mariabackup copies unthrottled, count in the time: a rate may come out lower.
-    assert 0.4 * limit <= mariabackup / 1e6 <= 1.3 * limit, (copied, milliseconds)
-    assert 0.6 * limit <= rsync / 1e6 <= 1.1 * limit, rsync
+    print(f"\nrate limit {limit} MB/s: rsync copied {rsync[1] / 1e6:.1f} MB in {rsync[2] / 1000:.1f} s, "
+          f"{rsync[0] / 1e6:.2f} MB/s")
+    assert 0.6 * limit <= rsync[0] / 1e6 <= 1.1 * limit, rsync

@@ -486,8 +486,9 @@ def galera_state(conn) -> str:
     return rows[0][1] if rows else ""
 
 
-# What one unit of mariabackup's --throttle (read operations per second) copies per second: measured
-# 17, 31 and 58 MB/s at 10, 20 and 40 on 1.3 GB with MariaDB 10.11 (the galera scenario measures it again).
+# What one unit of mariabackup's --throttle (read operations per second) copies per second of large tables:
+# 17, 31 and 58 MB/s at 10, 20 and 40 on 1.3 GB with MariaDB 10.11 (benchmarks/backup_restore.py). A small
+# file costs a whole unit: 21 MB of small system tables took 160 s at 3.
 BYTES_PER_THROTTLE_UNIT = 1.7e6
 
 

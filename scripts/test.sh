@@ -11,10 +11,11 @@ export MOLECULE_GLOB="molecule/*/molecule.yml"
 # Each in its own /24 and name prefix (see docs/lab.md). NAME@2.17 runs the scenario with that
 # ansible-core's venv (scripts/venv.sh --core 2.17) instead of .venv.
 SCENARIOS=(default default@2.17 galera timeouts galera_trixie drills)
-# `make test` runs these two beside the compat stage, the rest one after another: neither measures
-# timing under load (the timeouts scenario mostly sleeps through idle timeouts, 40 s against 50 s at
-# the closest; an older core's run skips the tests that measure the deployment), and together they
-# keep the 2-core machine busy instead of waiting. The drills and galera run alone.
+# `make test` runs these two beside lint, unit, sanity and compat, the other scenarios one after
+# another: neither measures timing under load (the timeouts scenario mostly sleeps through idle
+# timeouts, 40 s against 50 s at the closest; an older core's run skips the tests that measure the
+# deployment), and together they keep the 2-core machine busy instead of waiting. galera,
+# galera_trixie and the drills time failovers and rates, so they run alone.
 SIDE_BY_SIDE_SCENARIOS=(timeouts default@2.17)
 # The ansible-core releases meta/runtime.yml claims besides .venv's 2.21.
 OLDER_CORES=(2.17 2.18 2.19 2.20)
@@ -115,11 +116,12 @@ case "${1:-all}" in
   compat) compat ;;
   molecule) shift; molecule_scenarios "$@" ;;
   all)
-    # Building the images waits on the mirror, the checks on the CPU. labctl's own tests in `unit`
-    # wait for the bookworm image under its lock. The venvs are made first: two jobs must not build one.
-    side_by_side images "lab/labctl images --release all" checks "lint; unit; sanity"
+    # The checks and compat take the CPU while the two scenarios beside them mostly wait (see
+    # SIDE_BY_SIDE_SCENARIOS); the first scenario to start builds the images, under labctl's lock,
+    # which labctl's own test in `unit` waits on too. The venvs are made first: two jobs must not
+    # build one.
     older_venvs
-    side_by_side compat compat_tests \
+    side_by_side checks "lint; unit; sanity; compat_tests" \
       "${SIDE_BY_SIDE_SCENARIOS[0]}" "molecule_scenarios ${SIDE_BY_SIDE_SCENARIOS[0]}" \
       "${SIDE_BY_SIDE_SCENARIOS[1]}" "molecule_scenarios ${SIDE_BY_SIDE_SCENARIOS[1]}"
     local_scenarios=()

@@ -10,13 +10,14 @@ export MOLECULE_GLOB="molecule/*/molecule.yml"
 
 # Each in its own /24 and name prefix (see docs/lab.md). NAME@2.17 runs the scenario with that
 # ansible-core's venv (scripts/venv.sh --core 2.17) instead of .venv.
-SCENARIOS=(default default@2.17 galera timeouts galera_trixie drills)
-# `make test` runs these two beside lint, unit, sanity and compat, the other scenarios one after
-# another: neither measures timing under load (the timeouts scenario mostly sleeps through idle
-# timeouts, 40 s against 50 s at the closest; an older core's run skips the tests that measure the
-# deployment), and together they keep the 2-core machine busy instead of waiting. galera,
-# galera_trixie and the drills time failovers and rates, so they run alone.
+# `make test` runs SIDE_BY_SIDE_SCENARIOS beside lint, unit, sanity and compat: neither measures
+# timing under load (the timeouts scenario mostly sleeps through idle timeouts, 40 s against 50 s at
+# the closest; an older core's run skips the tests that measure the deployment), and together they
+# keep the 2-core machine busy instead of waiting. ALONE_SCENARIOS time failovers and rates, so they
+# run one after another with nothing beside them.
 SIDE_BY_SIDE_SCENARIOS=(timeouts default@2.17)
+ALONE_SCENARIOS=(default galera galera_trixie drills)
+SCENARIOS=("${ALONE_SCENARIOS[@]}" "${SIDE_BY_SIDE_SCENARIOS[@]}")
 # The ansible-core releases meta/runtime.yml claims besides .venv's 2.21.
 OLDER_CORES=(2.17 2.18 2.19 2.20)
 
@@ -121,14 +122,12 @@ case "${1:-all}" in
     # which labctl's own test in `unit` waits on too. The venvs are made first: two jobs must not
     # build one.
     older_venvs
-    side_by_side checks "lint; unit; sanity; compat_tests" \
-      "${SIDE_BY_SIDE_SCENARIOS[0]}" "molecule_scenarios ${SIDE_BY_SIDE_SCENARIOS[0]}" \
-      "${SIDE_BY_SIDE_SCENARIOS[1]}" "molecule_scenarios ${SIDE_BY_SIDE_SCENARIOS[1]}"
-    local_scenarios=()
-    for entry in "${SCENARIOS[@]}"; do
-      [[ " ${SIDE_BY_SIDE_SCENARIOS[*]} " == *" $entry "* ]] || local_scenarios+=("$entry")
+    jobs=(checks "lint; unit; sanity; compat_tests")
+    for entry in "${SIDE_BY_SIDE_SCENARIOS[@]}"; do
+      jobs+=("$entry" "molecule_scenarios $entry")
     done
-    molecule_scenarios "${local_scenarios[@]}"
+    side_by_side "${jobs[@]}"
+    molecule_scenarios "${ALONE_SCENARIOS[@]}"
     ;;
   *) echo "usage: scripts/test.sh [lint|unit|sanity|compat|molecule [SCENARIO[@CORE]...]]" >&2; exit 2 ;;
 esac

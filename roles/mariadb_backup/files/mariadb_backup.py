@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import datetime
 import fcntl
 import hashlib
@@ -40,6 +41,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -329,6 +331,54 @@ def require_space(directory: Path, needed: int, what: str, setting: str) -> None
                           f"needed, {human(free)} free. Free space there or set {setting} to a larger filesystem.")
 
 
+class Pacer:
+    """Holds what a run writes to ``rate`` MB/s (10^6 bytes, as mariadb_backup_rate_limit) and pushes
+    it to disk every SYNC_EVERY bytes.
+
+    Left to the page cache, a run's writes pile up as dirty pages and go to disk in bursts that stall
+    every fsync on the same disk, the writer's commits among them; written at a steady pace and synced
+    as they go, they cost the writer no more than mariabackup's throttled reads. 0: no pacing, no syncs."""
+
+    SYNC_EVERY = 8 << 20
+
+    def __init__(self, rate: float, sync, clock=time.monotonic, sleep=time.sleep):
+        self.rate = rate * 1e6
+        self.sync = sync
+        self.clock = clock
+        self.sleep = sleep
+        self.started = None
+        self.total = 0
+        self.unsynced = 0
+
+    def wrote(self, size: int) -> None:
+        if not self.rate:
+            return
+        if self.started is None:
+            self.started = self.clock()
+        self.total += size
+        self.unsynced += size
+        if self.unsynced >= self.SYNC_EVERY:
+            self.sync()
+            self.unsynced = 0
+        ahead = self.total / self.rate - (self.clock() - self.started)
+        if ahead > 0:
+            self.sleep(ahead)
+
+
+def syncfs(path: Path):
+    """A function that writes out the dirty pages of the filesystem that holds ``path`` (syncfs(2))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def sync() -> None:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(descriptor) != 0:
+                raise BackupError(f"syncfs on {path}: {os.strerror(ctypes.get_errno())}")
+        finally:
+            os.close(descriptor)
+    return sync
+
+
 def human(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":
@@ -340,9 +390,11 @@ def human(size: float) -> str:
 class Store:
     """The chains in one backup directory (the node's, or a copy of the off-host one)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, rate_limit: float = 0):
         self.root = root
         self.chains_dir = root / "chains"
+        # MB/s the unpacking of a proof may write (0: as fast as it can, as a restore wants).
+        self.rate_limit = rate_limit
 
     def chains(self) -> dict[str, list[dict]]:
         chains = {}
@@ -390,7 +442,11 @@ class Store:
             source = self.chains_dir / chain_id / manifest["file"]
             with open(source, "rb") as stream:
                 unzstd = subprocess.Popen(["zstd", "-q", "-d", "-c"], stdin=stream, stdout=subprocess.PIPE)
-                untar = run(["tar", "-x", "-C", str(target), "-f", "-"], stdin=unzstd.stdout, capture_output=True)
+                if self.rate_limit:
+                    untar = self.paced_untar(unzstd.stdout, target)
+                else:
+                    untar = run(["tar", "-x", "-C", str(target), "-f", "-"], stdin=unzstd.stdout,
+                                capture_output=True)
                 unzstd.stdout.close()
                 if unzstd.wait() != 0 or untar.returncode != 0:
                     raise BackupError(f"unpacking {source} failed: {untar.stderr.strip()}")
@@ -399,6 +455,24 @@ class Store:
             run_checked(["mariabackup", "--prepare", f"--target-dir={into}",
                          f"--incremental-dir={work / manifest['file']}"], f"applying {manifest['file']}")
         shutil.rmtree(work, ignore_errors=True)
+
+
+    def paced_untar(self, stream, target: Path) -> subprocess.CompletedProcess:
+        """tar -x fed at the rate limit, its files pushed to disk as they come (see Pacer)."""
+        # tar's messages go to a file: a pipe nobody reads until the end could fill and hold tar.
+        with tempfile.TemporaryFile() as messages:
+            untar = subprocess.Popen(["tar", "-x", "-C", str(target), "-f", "-"], stdin=subprocess.PIPE,
+                                     stderr=messages)
+            pacer = Pacer(self.rate_limit, syncfs(target))
+            with contextlib.suppress(BrokenPipeError):
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    untar.stdin.write(block)
+                    pacer.wrote(len(block))
+            with contextlib.suppress(BrokenPipeError):
+                untar.stdin.close()
+            returncode = untar.wait()
+            messages.seek(0)
+            return subprocess.CompletedProcess(untar.args, returncode, "", messages.read().decode(errors="replace"))
 
 
 def sha256_file(path: Path) -> str:
@@ -505,7 +579,7 @@ def mariabackup_argv(config: dict, stage: Path, from_lsn: int | None) -> list[st
 
 
 def take_backup(config: dict, kind: str) -> dict:
-    store = Store(Path(config["dir"]))
+    store = Store(Path(config["dir"]), rate_limit=config.get("rate_limit", 0))
     chains = store.chains()
     newest = sorted(chains)[-1] if chains else None
     if kind == "incremental":
@@ -553,9 +627,11 @@ def take_backup(config: dict, kind: str) -> dict:
                                 stdout=subprocess.PIPE)
         tar.stdout.close()
         digest = hashlib.sha256()
+        pacer = Pacer(config.get("rate_limit", 0), lambda: (out.flush(), os.fdatasync(out.fileno())))
         for block in iter(lambda: zstd.stdout.read(1 << 20), b""):
             digest.update(block)
             out.write(block)
+            pacer.wrote(len(block))
         if zstd.wait() != 0 or tar.wait() != 0:
             raise BackupError(f"compressing the backup into {partial} failed (disk full?)")
         out.flush()
@@ -704,6 +780,8 @@ def serve(config_dir: Path) -> int:
     words = shlex.split(command)
     if words[:2] == ["rsync", "--server"]:
         os.chdir(config_dir)
+        # The backup host may serve an application too (the lab's client does): the copy takes the CPU it leaves.
+        os.nice(19)
         # rrsync confines rsync to the directory (no paths outside it, no shell).
         os.execvp("rrsync", ["rrsync", str(config_dir)])
     if len(words) == 2 and words[0] == "binlog-dir" and re.fullmatch(r"\d{8}T\d{6}Z", words[1]):

@@ -5,6 +5,7 @@ scenario runs the program itself against MariaDB, mariabackup and mariadb-binlog
 
 import importlib.util
 import json
+import subprocess
 from collections import namedtuple
 from pathlib import Path
 
@@ -223,3 +224,62 @@ def test_a_restore_after_a_restore_does_not_roll_an_old_chain_forward_with_the_n
     # The backup host's copy keeps each history's logs apart.
     copy = tmp_path / "copy"
     assert mb.restore_binlog_dir(config, copy, manifest) == copy / "binlog" / old
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_the_pacer_holds_the_rate_and_syncs_every_8_mib():
+    clock, syncs = FakeClock(), []
+    pacer = mb.Pacer(4, lambda: syncs.append(clock.now), clock=clock, sleep=clock.sleep)
+    for _ in range(20):
+        pacer.wrote(1 << 20)
+    # 20 MiB at 4 MB/s: 5.24 s, whatever the disk's own speed.
+    assert clock.now - 100.0 == pytest.approx(20 * (1 << 20) / 4e6)
+    assert len(syncs) == 2
+    # Time the writes took counts: a slow disk is not held back further.
+    clock.now += 60
+    clock.slept.clear()
+    pacer.wrote(1 << 20)
+    assert clock.slept == []
+
+
+def test_no_rate_limit_neither_sleeps_nor_syncs():
+    clock, syncs = FakeClock(), []
+    pacer = mb.Pacer(0, lambda: syncs.append(1), clock=clock, sleep=clock.sleep)
+    for _ in range(100):
+        pacer.wrote(1 << 20)
+    assert (clock.slept, syncs) == ([], [])
+
+
+def test_a_paced_unpack_restores_the_files_tar_and_zstd_wrote(tmp_path, monkeypatch):
+    """Real tar, zstd and syncfs(2): the paced path gives back the same files as the plain one."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "ibdata1").write_bytes(bytes(range(256)) * 40000)
+    (source / "xtrabackup_checkpoints").write_text("backup_type = full-backuped\n")
+    chain = tmp_path / "store" / "chains" / "20261130T021500Z"
+    chain.mkdir(parents=True)
+    with open(chain / "00-full.xb.zst", "wb") as out:
+        tar = subprocess.Popen(["tar", "-c", "-C", str(source), "-f", "-", "."], stdout=subprocess.PIPE)
+        subprocess.run(["zstd", "-q", "-c"], stdin=tar.stdout, stdout=out, check=True)
+        assert tar.wait() == 0
+    prepared = []
+    monkeypatch.setattr(mb, "run_checked", lambda argv, what, **kw: prepared.append(argv))
+    store = mb.Store(tmp_path / "store", rate_limit=50)
+    store.unpack(chain.name, [backup(chain.name, 0)], tmp_path / "datadir")
+    assert (tmp_path / "datadir" / "ibdata1").read_bytes() == (source / "ibdata1").read_bytes()
+    assert prepared == [["mariabackup", "--prepare", f"--target-dir={tmp_path / 'datadir'}"]]
+    (chain / "00-full.xb.zst").write_bytes(b"not zstd")
+    with pytest.raises(mb.BackupError, match="unpacking .*00-full.xb.zst failed"):
+        store.unpack(chain.name, [backup(chain.name, 0)], tmp_path / "datadir2")

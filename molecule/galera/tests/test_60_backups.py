@@ -205,6 +205,48 @@ def copy_rate(node, command, target):
     return copied / (milliseconds / 1000), copied, milliseconds
 
 
+LOAD_PROGRAM = ("import importlib.util\n"
+                "spec = importlib.util.spec_from_file_location('backup', '/usr/local/libexec/dbstack-mariadb-backup.py')\n"
+                "backup = importlib.util.module_from_spec(spec)\n"
+                "spec.loader.exec_module(backup)\n")
+
+
+def test_the_proof_unpacks_at_the_rate_limit_and_syncs_as_it_goes(lab):
+    """With a rate limit the proof's unpack is fed to tar at that rate and the filesystem synced every 8 MiB
+    (syncfs(2) on the node's own filesystem, by the installed program on the node's python3): the files come
+    back whole and the copy takes as long as the rate says."""
+    node = backup_node(lab)
+    limit = 5  # MB/s
+    node.check_output("rm -rf /var/tmp/dbstack-paced && mkdir -p /var/tmp/dbstack-paced/source "
+                      "/var/tmp/dbstack-paced/target && head -c 20000000 /dev/urandom > "
+                      "/var/tmp/dbstack-paced/source/ibdata1 && tar -c -C /var/tmp/dbstack-paced/source -f - . "
+                      "| zstd -q -1 -c > /var/tmp/dbstack-paced/packed.xb.zst")
+    program = LOAD_PROGRAM + (
+        "import json, subprocess, time\n"
+        "from pathlib import Path\n"
+        "syncs = []\n"
+        "real_syncfs = backup.syncfs\n"
+        "def counted_syncfs(path):\n"
+        "    sync = real_syncfs(path)\n"
+        "    return lambda: (syncs.append(1), sync())\n"
+        "backup.syncfs = counted_syncfs\n"
+        "with open('/var/tmp/dbstack-paced/packed.xb.zst', 'rb') as packed:\n"
+        "    unzstd = subprocess.Popen(['zstd', '-q', '-d', '-c'], stdin=packed, stdout=subprocess.PIPE)\n"
+        "    started = time.monotonic()\n"
+        f"    done = backup.Store(Path('/var/tmp/dbstack-paced'), rate_limit={limit}).paced_untar(\n"
+        "        unzstd.stdout, Path('/var/tmp/dbstack-paced/target'))\n"
+        "    seconds = time.monotonic() - started\n"
+        "print(json.dumps({'tar': done.returncode, 'zstd': unzstd.wait(), 'seconds': seconds, 'syncs': len(syncs)}))\n")
+    result = json.loads(node.check_output(f"python3 -c {shlex.quote(program)}"))
+    same = node.run("cmp /var/tmp/dbstack-paced/source/ibdata1 /var/tmp/dbstack-paced/target/ibdata1")
+    node.check_output("rm -rf /var/tmp/dbstack-paced")
+    print(f"\npaced unpack at {limit} MB/s: 20 MB in {result['seconds']:.1f} s, {result['syncs']} syncfs calls")
+    assert (result["tar"], result["zstd"], same.rc) == (0, 0, 0), (result, same.stderr)
+    # 20 MB of data plus tar's headers at 5 MB/s: 4 s; 20 MB / 8 MiB: 2 syncs.
+    assert 0.9 * 20 / limit <= result["seconds"] <= 2.5 * 20 / limit, result
+    assert result["syncs"] == 2, result
+
+
 def test_the_rate_limit_reaches_mariabackup_and_holds_rsync_to_it(lab):
     """mariadb_backup_rate_limit becomes mariabackup's --throttle by the installed program's rule and rsync's
     --bwlimit in MB (10^6 bytes), which copies at that rate. What a --throttle unit copies depends on the files
@@ -212,11 +254,7 @@ def test_the_rate_limit_reaches_mariabackup_and_holds_rsync_to_it(lab):
     unit), so it is measured by the benchmark, not on this scenario's small tables."""
     node = backup_node(lab)
     limit = 5  # MB/s
-    program = ("import importlib.util\n"
-               "spec = importlib.util.spec_from_file_location('backup', '/usr/local/libexec/dbstack-mariadb-backup.py')\n"
-               "backup = importlib.util.module_from_spec(spec)\n"
-               "spec.loader.exec_module(backup)\n"
-               f"print(backup.mariabackup_argv({{'socket': '-', 'rate_limit': {limit}}}, '-', None)[-1])\n")
+    program = LOAD_PROGRAM + f"print(backup.mariabackup_argv({{'socket': '-', 'rate_limit': {limit}}}, '-', None)[-1])\n"
     assert node.check_output(f"python3 -c {shlex.quote(program)}") == "--throttle=3"
     node.check_output("head -c 10000000 /dev/urandom > /var/tmp/dbstack-rate-source")
     rsync = copy_rate(node, f"rsync --bwlimit={limit}MB /var/tmp/dbstack-rate-source /var/tmp/dbstack-rate-copy",

@@ -456,7 +456,6 @@ class Store:
                          f"--incremental-dir={work / manifest['file']}"], f"applying {manifest['file']}")
         shutil.rmtree(work, ignore_errors=True)
 
-
     def paced_untar(self, stream, target: Path) -> subprocess.CompletedProcess:
         """tar -x fed at the rate limit, its files pushed to disk as they come (see Pacer)."""
         # tar's messages go to a file: a pipe nobody reads until the end could fill and hold tar.

@@ -242,7 +242,7 @@ class FakeClock:
 def test_the_pacer_holds_the_rate_and_syncs_every_8_mib():
     clock, syncs = FakeClock(), []
     pacer = mb.Pacer(4, lambda: syncs.append(clock.now), clock=clock, sleep=clock.sleep)
-    for _ in range(20):
+    for _megabyte in range(20):
         pacer.wrote(1 << 20)
     # 20 MiB at 4 MB/s: 5.24 s, whatever the disk's own speed.
     assert clock.now - 100.0 == pytest.approx(20 * (1 << 20) / 4e6)
@@ -257,7 +257,7 @@ def test_the_pacer_holds_the_rate_and_syncs_every_8_mib():
 def test_no_rate_limit_neither_sleeps_nor_syncs():
     clock, syncs = FakeClock(), []
     pacer = mb.Pacer(0, lambda: syncs.append(1), clock=clock, sleep=clock.sleep)
-    for _ in range(100):
+    for _megabyte in range(100):
         pacer.wrote(1 << 20)
     assert (clock.slept, syncs) == ([], [])
 

@@ -65,15 +65,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     main_site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     "$venv/bin/ansible-galaxy" collection install --offline -p "$site" "$main_site/ansible_collections/ansible/mariadb"
   fi
-  # The lab reaches its hosts with containers.podman's connection plugin, which pipelines only from
-  # 1.17 on: the ansible 10 bundle's 1.16 runs every task as four podman execs (a re-run of the lab
-  # 43 s instead of 20 s). It is the lab's transport, not part of a deployment, so older cores get the
-  # main venv's copy; what is tested against ansible-core stays the bundle's.
-  if [ -n "$core" ] && ! grep -qs 'has_pipelining = True' "$site/ansible_collections/containers/podman/plugins/connection/podman.py"; then
-    [ -x .venv/bin/python ] || "$0"
-    main_site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    "$venv/bin/ansible-galaxy" collection install --offline --force -p "$site" "$main_site/ansible_collections/containers/podman"
-  fi
   echo "$want" > "$stamp"
 fi
 

@@ -9,7 +9,7 @@ import sys
 from .common import DEFAULT_HOSTS, DEFAULT_NAME, DEFAULT_SUBNET, LabError, RELEASES
 from .host import cmd_prepare_host
 from .images import cmd_images
-from .containers import cmd_down, cmd_status, cmd_up
+from .containers import cmd_authorize, cmd_check, cmd_down, cmd_status, cmd_up
 from .deploy import cmd_deploy
 
 
@@ -36,7 +36,17 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", metavar="FILE", help="also write the lab description as JSON to FILE")
     p.add_argument("--keep", action="store_true",
                    help="keep the lab when it exists in the asked shape (start stopped hosts) instead of recreating it")
+    p.add_argument("--ssh-dir", help="where the lab's SSH key and known_hosts go (default .lab/NAME/ssh)")
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("check", help="log in to every host over SSH as Ansible will, and sudo (changes nothing)")
+    p.add_argument("--name", default=DEFAULT_NAME)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("authorize", help="install the lab's SSH key (a new one if it is missing) and sudo rule "
+                                         "on every host again, keeping their data")
+    p.add_argument("--name", default=DEFAULT_NAME)
+    p.set_defaults(func=cmd_authorize)
 
     p = sub.add_parser("down", help="remove a lab's containers and network (only ours; safe twice)")
     p.add_argument("--name", default=DEFAULT_NAME)

@@ -21,19 +21,25 @@ IMAGE_SYSTEMD = "localhost/dbstack-lab/debian-systemd"
 MIRROR = os.environ.get("LABCTL_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("LABCTL_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 CONTAINERS_CONF = Path("/etc/containers/containers.conf")
-# haproxy: the unit tests check rendered configs with the real `haproxy -c`;
-# tcpdump: the TLS tests search captures of the lab network for clear text;
-# shellcheck: ansible-test sanity's shell script test.
-HOST_PACKAGES = (
+# What the lab needs on the machine that runs it: podman and its helpers, debootstrap for the images,
+# and the ssh client Ansible reaches the hosts with.
+LAB_HOST_PACKAGES = (
     "podman", "runc", "iptables", "netavark", "aardvark-dns", "catatonit", "buildah",
-    "debootstrap", "haproxy", "tcpdump", "shellcheck",
+    "debootstrap", "openssh-client",
 )
-# What every lab host needs before any role runs: systemd as PID 1, what Ansible needs
-# (python3, python3-apt, sudo), and the tools tests and partition drills use.
+# What the integration tests run on the machine itself: the real `haproxy` (rendered configurations
+# checked and measured on loopback) and tcpdump (the TLS tests search captures of the lab network).
+TEST_HOST_PACKAGES = ("haproxy", "tcpdump")
+HOST_PACKAGES = LAB_HOST_PACKAGES + TEST_HOST_PACKAGES
+# What every lab host needs before any role runs: systemd as PID 1, what Ansible needs (sshd,
+# python3, python3-apt, sudo), and the tools tests and partition drills use.
 IMAGE_PACKAGES = (
-    "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2", "procps", "sudo",
-    "ca-certificates", "iputils-ping", "iptables", "less",
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "procps",
+    "sudo", "ca-certificates", "iputils-ping", "iptables", "less",
 )
+# The unprivileged account Ansible logs in as on every lab host, with passwordless sudo: what a
+# production inventory's `ansible_user` usually is.
+LAB_USER = "deploy"
 # Units that either cannot work in a container (no ttys, no udev, no seats) or only slow boot.
 MASKED_UNITS = (
     "getty.target", "console-getty.service", "getty@tty1.service", "serial-getty@.service",

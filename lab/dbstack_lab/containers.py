@@ -13,8 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import ssh
 from .common import (
-    BOOT_TIMEOUT, DEFAULT_NAME, DEFAULT_SUBNET, IMAGE_SYSTEMD, LABEL, LabError, RELEASES, require_root, run,
+    BOOT_TIMEOUT, DEFAULT_NAME, DEFAULT_SUBNET, IMAGE_SYSTEMD, LAB_USER, LABEL, LabError, RELEASES, require_root, run,
     say, tail, warn,
 )
 from .host import require_host_ready
@@ -29,6 +30,7 @@ def podman_json(cmd: list[str]) -> list:
 
 
 def containers_all() -> list[dict]:
+    """Every container podman knows: {name, labels, state}."""
     out = []
     for c in podman_json(["podman", "ps", "-a", "--format", "json"]):
         names = c.get("Names") or []
@@ -163,7 +165,23 @@ def cgroupns_args() -> list[str]:
     return [f"--cgroupns={value}"] if value else []
 
 
-def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory: Path | None) -> dict:
+def lab_ssh_dir(name: str, containers: list[dict] | None = None) -> Path:
+    """Where a lab's SSH key and known_hosts are: recorded on its containers when they were created."""
+    for c in containers if containers is not None else containers_all():
+        if c["labels"].get(LABEL) == name and c["labels"].get(LABEL + ".ssh"):
+            return Path(c["labels"][LABEL + ".ssh"])
+    return ssh.default_ssh_dir(name)
+
+
+def describe(result: dict, hosts: list[dict], ssh_dir: Path) -> dict:
+    """The lab as `up --json` writes it: what molecule's create step and the benchmarks read."""
+    return {**result, "user": LAB_USER, "ssh_key": str(ssh.key_file(ssh_dir)),
+            "ssh_args": ssh.inventory_vars(ssh_dir)["ansible_ssh_common_args"],
+            "hosts": [{k: h[k] for k in ("host", "container", "ip", "groups", "state")} for h in hosts]}
+
+
+def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory: Path | None,
+           ssh_dir: Path | None = None) -> dict:
     validate_name(name)
     try:
         subnet = ipaddress.ip_network(subnet_arg, strict=True)
@@ -181,6 +199,7 @@ def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory:
     require_host_ready()
     preflight_up(name, subnet, hosts)
     ensure_images(release)
+    ssh_dir = (ssh_dir or ssh.default_ssh_dir(name)).resolve()
 
     t0 = time.monotonic()
     stale, stale_net = remove_lab(name)
@@ -196,6 +215,7 @@ def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory:
              "--systemd=always", "--privileged", *cgroupns_args(), *ulimit_args(),
              "--label", f"{LABEL}={name}", "--label", f"{LABEL}.host={h['host']}",
              "--label", f"{LABEL}.groups={','.join(h['groups'])}", "--label", f"{LABEL}.ip={h['ip']}",
+             "--label", f"{LABEL}.ssh={ssh_dir}",
              image], what=f"starting container {h['container']}", timeout=120)
     deadline = time.monotonic() + BOOT_TIMEOUT
     with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
@@ -207,15 +227,17 @@ def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory:
             failed = subprocess.run(["podman", "exec", h["container"], "systemctl", "--failed", "--no-legend",
                                      "--plain"], capture_output=True, text=True, check=False).stdout.strip()
             warn(f"{h['container']} booted degraded; failed units: {failed or '?'}")
+    ssh.authorize(name, ssh_dir, hosts)
+    ssh.probe(name, ssh_dir, hosts)
     inv = inventory or default_inventory(name)
-    write_inventory(inv, name, subnet, release, hosts)
+    write_inventory(inv, name, subnet, release, hosts, ssh.inventory_vars(ssh_dir))
     elapsed = time.monotonic() - t0
-    say(f"lab {name} up in {elapsed:.1f} s ({len(hosts)} hosts, {release}, {subnet}); inventory {inv}")
+    say(f"lab {name} up in {elapsed:.1f} s ({len(hosts)} hosts, {release}, {subnet}); inventory {inv}; "
+        f"ssh as {LAB_USER} with {ssh.key_file(ssh_dir)}")
     for h in hosts:
         say(f"  {h['host']:<10} {h['ip']:<15} {h['container']:<28} {'+'.join(h['groups']):<10} systemd {h['state']}")
-    return {"name": name, "subnet": str(subnet), "release": release, "inventory": str(inv),
-            "seconds": round(elapsed, 1),
-            "hosts": [{k: h[k] for k in ("host", "container", "ip", "groups", "state")} for h in hosts]}
+    return describe({"name": name, "subnet": str(subnet), "release": release, "inventory": str(inv),
+                     "seconds": round(elapsed, 1)}, hosts, ssh_dir)
 
 
 def container_details(names: list[str]) -> dict[str, dict]:
@@ -272,14 +294,16 @@ def lab_reuse(name: str, subnet_arg: str, release: str, hosts_spec: str, invento
         states = dict(zip([h["host"] for h in hosts], pool.map(lambda h: wait_systemd(h["container"], deadline), hosts)))
     for h in hosts:
         h["state"] = states[h["host"]]
+    ssh_dir = lab_ssh_dir(name, list(ours.values()))
+    ssh.refresh_known_hosts(ssh_dir, hosts)
+    ssh.probe(name, ssh_dir, hosts)
     inv = inventory or default_inventory(name)
-    write_inventory(inv, name, subnet, release, hosts)
+    write_inventory(inv, name, subnet, release, hosts, ssh.inventory_vars(ssh_dir))
     elapsed = time.monotonic() - t0
     say(f"lab {name} kept as it is ({len(hosts)} hosts, {release}, {subnet}"
         + (f"; started {', '.join(stopped)}" if stopped else "") + f") in {elapsed:.1f} s; inventory {inv}")
-    return {"name": name, "subnet": str(subnet), "release": release, "inventory": str(inv),
-            "seconds": round(elapsed, 1), "reused": True,
-            "hosts": [{k: h[k] for k in ("host", "container", "ip", "groups", "state")} for h in hosts]}
+    return describe({"name": name, "subnet": str(subnet), "release": release, "inventory": str(inv),
+                     "seconds": round(elapsed, 1), "reused": True}, hosts, ssh_dir)
 
 
 def cmd_up(args) -> None:
@@ -288,8 +312,9 @@ def cmd_up(args) -> None:
             raise LabError(f"--subnet is required for --name {args.name}: every lab needs its own subnet.")
         args.subnet = DEFAULT_SUBNET
     inventory = Path(args.inventory).resolve() if args.inventory else None
+    ssh_dir = Path(args.ssh_dir).resolve() if args.ssh_dir else None
     result = ((args.keep and lab_reuse(args.name, args.subnet, args.release, args.hosts, inventory))
-              or lab_up(args.name, args.subnet, args.release, args.hosts, inventory))
+              or lab_up(args.name, args.subnet, args.release, args.hosts, inventory, ssh_dir))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 
@@ -301,7 +326,9 @@ def cmd_down(args) -> None:
         say("podman is not installed: nothing to remove")
         return
     t0 = time.monotonic()
+    ssh_dir = lab_ssh_dir(args.name)
     containers, net = remove_lab(args.name)
+    ssh.remove(ssh_dir)
     inv = Path(args.inventory).resolve() if args.inventory else default_inventory(args.name)
     inv.unlink(missing_ok=True)
     if args.name != DEFAULT_NAME and not args.inventory:
@@ -325,3 +352,39 @@ def cmd_status(args) -> None:
         return
     for c in sorted(ours, key=lambda c: c["name"]):
         say(f"  {c['name']:<28} {c['state']:<10} groups={c['labels'].get(LABEL + '.groups', '?')}")
+
+
+def lab_hosts(name: str) -> tuple[list[dict], list[dict]]:
+    """A lab's running hosts as their containers' labels describe them, and its containers; an error
+    when the lab does not exist or a host is stopped."""
+    ours = [c for c in containers_all() if c["labels"].get(LABEL) == name]
+    if not ours:
+        raise LabError(f"lab {name} does not exist (no container labelled {LABEL}={name}); `lab/labctl up` makes one.")
+    stopped = [c["name"] for c in ours if c["state"] != "running"]
+    if stopped:
+        raise LabError(f"lab {name}: {', '.join(stopped)} not running; `podman start` them or `lab/labctl up --keep`.")
+    return [{"host": c["labels"].get(LABEL + ".host", c["name"]), "container": c["name"],
+             "ip": c["labels"].get(LABEL + ".ip", "")} for c in sorted(ours, key=lambda c: c["name"])], ours
+
+
+def cmd_authorize(args) -> None:
+    """Install the lab key (a new one when it is missing) and the sudo rule on every host of a lab that
+    exists, record their host keys, and check that Ansible gets in: the repair the probe's messages name."""
+    validate_name(args.name)
+    require_root()
+    hosts, ours = lab_hosts(args.name)
+    ssh_dir = lab_ssh_dir(args.name, ours)
+    ssh.authorize(args.name, ssh_dir, hosts)
+    ssh.probe(args.name, ssh_dir, hosts)
+    say(f"lab {args.name}: {LAB_USER} logs in with {ssh.key_file(ssh_dir)} and has sudo on "
+        f"{', '.join(h['host'] for h in hosts)}")
+
+
+def cmd_check(args) -> None:
+    """Log in to every host of a lab as Ansible will, changing nothing."""
+    validate_name(args.name)
+    require_root()
+    hosts, ours = lab_hosts(args.name)
+    ssh_dir = lab_ssh_dir(args.name, ours)
+    ssh.probe(args.name, ssh_dir, hosts)
+    say(f"lab {args.name}: {LAB_USER} logs in and has sudo on {', '.join(h['host'] for h in hosts)}")

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 from .common import (
-    CONTAINERS_CONF, HOST_PACKAGES, LabError, NPROC_LIMIT, mirror_hint, require_root, run, say, tail, warn,
+    CONTAINERS_CONF, HOST_PACKAGES, LAB_HOST_PACKAGES, LabError, NPROC_LIMIT, mirror_hint, require_root, run, say, tail, warn,
 )
 
 
@@ -149,7 +149,7 @@ def podman_info() -> dict:
 
 
 def host_problems() -> list[str]:
-    problems = [f"package {p} is missing" for p in missing_packages(HOST_PACKAGES[:-1])]
+    problems = [f"package {p} is missing" for p in missing_packages(LAB_HOST_PACKAGES)]
     if problems:
         return problems
     info = podman_info()

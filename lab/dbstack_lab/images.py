@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .common import (
-    IMAGE_BASE, IMAGE_PACKAGES, IMAGE_SYSTEMD, LABEL, LabError, MASKED_UNITS, MIRROR, NPROC_LIMIT, RELEASES,
+    IMAGE_BASE, IMAGE_PACKAGES, IMAGE_SYSTEMD, LAB_USER, LABEL, LabError, MASKED_UNITS, MIRROR, NPROC_LIMIT, RELEASES,
     SECURITY_MIRROR, mirror_hint, say, tail,
 )
 from .host import require_host_ready
@@ -138,6 +138,20 @@ RUN systemctl mask {masks} >/dev/null 2>&1 \\
  && systemctl set-default multi-user.target \\
  && : > /etc/machine-id \\
  && rm -f /var/lib/dbus/machine-id
+# Ansible logs in as {LAB_USER}, an unprivileged account with passwordless sudo, by key only (labctl
+# authorizes the lab's key on each new host). Every host makes its own host keys at first boot,
+# before sshd's own check runs; the ones the package made in the image would be shared by all.
+RUN useradd --create-home --shell /bin/bash --comment "lab deploy account" {LAB_USER} \\
+ && install -d -m 700 -o {LAB_USER} -g {LAB_USER} /home/{LAB_USER}/.ssh \\
+ && printf '%s\\n' '{LAB_USER} ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/{LAB_USER} \\
+ && chmod 0440 /etc/sudoers.d/{LAB_USER} \\
+ && printf '%s\\n' 'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'PermitRootLogin no' \\
+      > /etc/ssh/sshd_config.d/dbstack-lab.conf \\
+ && mkdir -p /etc/systemd/system/ssh.service.d \\
+ && printf '%s\\n' '[Service]' 'ExecStartPre=' 'ExecStartPre=/usr/bin/ssh-keygen -A' 'ExecStartPre=/usr/sbin/sshd -t' \\
+      > /etc/systemd/system/ssh.service.d/dbstack-lab-host-keys.conf \\
+ && rm -f /etc/ssh/ssh_host_* \\
+ && systemctl enable ssh.service >/dev/null 2>&1
 STOPSIGNAL SIGRTMIN+3
 CMD ["/sbin/init"]
 """
@@ -154,7 +168,7 @@ def systemd_recipe(release: str) -> str:
     base_id = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", f"{IMAGE_BASE}:{release}"],
                              capture_output=True, text=True, check=False).stdout.strip()
     cas = host_ca_files()
-    return recipe_hash("systemd-1", base_id, containerfile(release, bool(cas)),
+    return recipe_hash("systemd-2", base_id, containerfile(release, bool(cas)),
                        *[c.read_bytes() for c in cas])
 
 

@@ -59,7 +59,8 @@ def default_inventory(name: str) -> Path:
     return REPO / ".lab" / name / "hosts.yml"
 
 
-def write_inventory(path: Path, name: str, subnet, release: str, hosts: list[dict]) -> None:
+def write_inventory(path: Path, name: str, subnet, release: str, hosts: list[dict], connection: dict) -> None:
+    """connection: the variables that reach every host (ssh.inventory_vars)."""
     q = json.dumps  # JSON strings are valid YAML scalars and need no escaping thought
     groups: dict[str, list[dict]] = {}
     for h in hosts:
@@ -71,7 +72,8 @@ def write_inventory(path: Path, name: str, subnet, release: str, hosts: list[dic
         "# Role settings belong in group_vars/, not here.",
         "all:",
         "  vars:",
-        "    ansible_connection: containers.podman.podman",
+        "    # Ansible's default ssh connection, as an unprivileged account with sudo (docs/lab.md).",
+        *[f"    {key}: {q(value)}" for key, value in connection.items()],
         "    ansible_python_interpreter: /usr/bin/python3",
         f"    dbstack_lab_name: {q(name)}",
         f"    dbstack_lab_subnet: {q(str(subnet))}",
@@ -82,8 +84,9 @@ def write_inventory(path: Path, name: str, subnet, release: str, hosts: list[dic
         lines += [f"    {group}:", "      hosts:"]
         for h in members:
             lines += [f"        {h['host']}:",
-                      f"          ansible_host: {q(h['container'])}",
-                      f"          dbstack_lab_ip: {q(h['ip'])}"]
+                      f"          ansible_host: {q(h['ip'])}",
+                      f"          dbstack_lab_ip: {q(h['ip'])}",
+                      f"          dbstack_lab_container: {q(h['container'])}"]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".yml.tmp")
     tmp.write_text("\n".join(lines) + "\n")

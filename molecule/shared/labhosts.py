@@ -1,8 +1,10 @@
 """pytest plugin for every scenario's testinfra tests: lab hosts through testinfra's podman backend.
 
-Molecule runs testinfra with `--connection=ansible`; testinfra then routes every command of a
-`containers.podman.podman` host through Ansible (~100 s for five trivial tests). This plugin reads
-the scenario's inventory once and hands testinfra `podman://CONTAINER` hosts instead (~6 s).
+Ansible reaches the lab hosts over SSH, as users' inventories do; the tests look at them from the
+console instead. Molecule runs testinfra with `--connection=ansible`, which routes every command
+through an Ansible run (~100 s for five trivial tests), and a drill that cuts a host off the network
+or stops its sshd would cut the tests off with it. This plugin reads the scenario's inventory once
+and hands testinfra `podman://CONTAINER` hosts (dbstack_lab_container), one `podman exec` per command.
 
 Loaded by the verifier env in molecule.yml (PYTHONPATH=molecule/shared, PYTEST_ADDOPTS=-p labhosts).
 In a test module:
@@ -12,8 +14,9 @@ In a test module:
 A scenario run again on an older ansible-core (scripts/test.sh SCENARIO@CORE sets
 DBSTACK_OLDER_CORE) skips the tests marked `measures_the_deployment`: they check what MariaDB,
 HAProxy or keepalived do with the files the roles wrote (clients, failovers), not what Ansible does,
-so the run with the newest ansible-core answers them. What Ansible does (converging, idempotence,
-messages, playbooks, the installed artifact) runs on every core.
+so the run with the newest ansible-core answers them; and the `drill`s, which break the cluster
+under a writer. What Ansible does (converging, idempotence, messages, playbooks, the installed
+artifact) runs on every core.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "measures_the_deployment: checks MariaDB, HAProxy or keepalived, not "
                                        "Ansible; skipped on an older ansible-core's run (DBSTACK_OLDER_CORE)")
+    config.addinivalue_line("markers", "drill: breaks the cluster on purpose and brings it back under a writer; "
+                                       "skipped on an older ansible-core's run (DBSTACK_OLDER_CORE)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,7 +46,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=f"measures the deployment, not Ansible: the newest ansible-core's run checks it "
                                    f"(this run: ansible-core {core})")
     for item in items:
-        if item.get_closest_marker("measures_the_deployment"):
+        if item.get_closest_marker("measures_the_deployment") or item.get_closest_marker("drill"):
             item.add_marker(skip)
 
 
@@ -68,7 +73,7 @@ def inventory() -> dict:
         if "dbstack_lab_ip" not in hv:
             raise pytest.UsageError(f"labhosts: host {name} has no dbstack_lab_ip; the lab inventory "
                                     "written by lab/labctl up is missing (re-run `molecule create`).")
-        hosts[name] = {"name": name, "container": hv.get("ansible_host", name), "ip": hv["dbstack_lab_ip"],
+        hosts[name] = {"name": name, "container": hv["dbstack_lab_container"], "ip": hv["dbstack_lab_ip"],
                        "groups": sorted(g for g, members in groups.items() if name in members and g != "all"),
                        "vars": hv}
     return {"hosts": hosts, "groups": groups}

@@ -1,6 +1,7 @@
 """The third way the collection is used: built as an artifact, installed offline into someone else's
 project, and its roles run from that project's own playbook, inventory and group_vars, under group
-names of its own (db_nodes, lb_nodes, web). Run against the deployment site.yml made, it must find
+names of its own (db_nodes, lb_nodes, web), over SSH with Ansible's defaults (no pipelining) as an
+account that becomes root with sudo. Run against the deployment site.yml made, it must find
 nothing to change: the roles resolve the same hosts, addresses and settings from the user's layout
 as from ours, without any path, group name or variable that only exists in this repository."""
 
@@ -19,12 +20,14 @@ THEIR_PLAYBOOK = """\
 # databases.yml in the user's own repository.
 - name: Database tier
   hosts: db_nodes
+  become: true
   any_errors_fatal: true
   roles:
     - role: dbstack.galera.mariadb_galera
 
 - name: Load balancers in front of it
   hosts: lb_nodes
+  become: true
   tasks:
     - name: HAProxy for the database tier
       ansible.builtin.include_role:
@@ -47,13 +50,14 @@ def ansible_version() -> str:
 
 
 def their_inventory(lab: dict) -> dict:
+    """Their hosts by address, reached over SSH as the lab's sudo account with its key and known hosts."""
     children = {}
     for ours, theirs in THEIR_GROUPS.items():
-        children[theirs] = {"hosts": {name: {"ansible_host": lab["hosts"][name]["container"]}
+        children[theirs] = {"hosts": {name: {"ansible_host": lab["hosts"][name]["ip"]}
                                       for name in lab["groups"][ours]}}
-    return {"all": {"vars": {"ansible_connection": "containers.podman.podman",
-                             "ansible_python_interpreter": "/usr/bin/python3"},
-                    "children": children}}
+    login = next(iter(lab["hosts"].values()))["vars"]
+    connection = {key: login[key] for key in ("ansible_user", "ansible_ssh_private_key_file", "ansible_ssh_common_args")}
+    return {"all": {"vars": {**connection, "ansible_python_interpreter": "/usr/bin/python3"}, "children": children}}
 
 
 def their_group_vars(lab: dict) -> dict[str, dict]:

@@ -26,8 +26,13 @@ HAPROXY_RUNTIME = "python3 /usr/local/libexec/dbstack-haproxy-runtime.py /run/ha
 
 
 def app_account(lab: dict) -> dict:
-    """The first application account and database the scenario's inventory declares."""
+    """The smoke app's account and database where the inventory sets them (the lab's settings), else the
+    first application account it declares. The inventory the tests read does not render templates, and
+    the lab's mariadb_galera_users are written from the smoke_app_db_* values."""
     any_vars = next(iter(lab["hosts"].values()))["vars"]
+    if "smoke_app_db_user" in any_vars:
+        return {"user": any_vars["smoke_app_db_user"], "password": any_vars["smoke_app_db_password"],
+                "database": any_vars["smoke_app_db_name"]}
     user = any_vars["mariadb_galera_users"][0]
     return {"user": user["name"], "password": user["password"], "database": any_vars["mariadb_galera_databases"][0]["name"]}
 

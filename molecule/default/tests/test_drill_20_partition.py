@@ -5,9 +5,13 @@ it rejoins by IST and catches up. No acknowledged write is lost."""
 
 import time
 
+import pytest
 from labdb import (app_account, endpoint, health, node_host, wait_for, wait_whole, writer_and_the_others, writer_name,
                    wsrep_status)
 from writer import ContinuousWriter, audit
+
+# Breaks the cluster on purpose and brings it back (labhosts: skipped on an older core's run).
+pytestmark = pytest.mark.drill
 
 testinfra_hosts = ["haproxy"]
 

@@ -8,8 +8,12 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from labdb import app_account, endpoint, install_client_tls, lab_ca_file, node_host, wait_whole
 from writer import WriterReport, audit
+
+# Breaks the cluster on purpose and brings it back (labhosts: skipped on an older core's run).
+pytestmark = pytest.mark.drill
 
 WRITER = Path(__file__).resolve().parents[2] / "shared" / "writer.py"
 

@@ -6,7 +6,11 @@ import json
 import subprocess
 import time
 
+import pytest
 from labdb import app_account, connect, node_host, wait_whole, writer_name
+
+# Breaks the cluster on purpose and brings it back (labhosts: skipped on an older core's run).
+pytestmark = pytest.mark.drill
 
 testinfra_hosts = ["app"]
 

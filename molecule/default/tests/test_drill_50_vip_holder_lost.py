@@ -14,6 +14,9 @@ from labdb import (HAPROXY_RUNTIME, app_account, endpoint, haproxy_writers, lab_
                    wait_whole, writer_name)
 from writer import DrillLoad, audit
 
+# Breaks the cluster on purpose and brings it back (labhosts: skipped on an older core's run).
+pytestmark = pytest.mark.drill
+
 
 def break_host(lab, name, mode):
     if mode == "kill":

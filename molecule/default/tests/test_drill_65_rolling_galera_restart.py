@@ -1,0 +1,1 @@
+../../galera/tests/test_30_rolling_restart.py

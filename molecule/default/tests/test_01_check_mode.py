@@ -8,6 +8,7 @@ from labdb import as_read, changed_tasks, node_host, run_playbook
 FIRST_DEPLOYMENT = """---
 - name: A first deployment, in check mode, on a host without MariaDB
   hosts: app
+  become: true
   gather_facts: true
   roles:
     - role: dbstack.galera.mariadb_galera

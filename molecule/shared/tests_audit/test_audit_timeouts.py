@@ -85,13 +85,14 @@ def run_audit(*extra_args):
 
 
 def adhoc(module, args):
-    """An ansible ad-hoc call on the HAProxy group; returns {host: result} from the JSON callback."""
+    """An ansible ad-hoc call on the HAProxy group, as root (--become, as an operator would); returns
+    {host: result} from the JSON callback."""
     env = ansible_env()
     env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     # Arguments as JSON (ansible accepts a JSON object after -a), so the file content needs no quoting.
     arguments = ["-a", json.dumps(args)] if args else []
-    result = subprocess.run([str(BIN / "ansible"), groups()["haproxy"], "-i", inventory_dir(), "-m", module,
-                             *arguments],
+    result = subprocess.run([str(BIN / "ansible"), groups()["haproxy"], "-i", inventory_dir(), "--become", "-m",
+                             module, *arguments],
                             capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return {host: task for play in json.loads(result.stdout)["plays"] for t in play["tasks"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dbstack.galera.plugins.plugin_utils import durations, haproxy_config
-
 _NAME = "haproxy_listener_timeouts"
 _ACCEPTED = ("listener", "port", "max_task_length", "wait_timeout", "source", "check_output", "check_rc")
 
@@ -21,7 +19,7 @@ _ACCEPTED = ("listener", "port", "max_task_length", "wait_timeout", "source", "c
 def haproxy_listener_timeouts(
     config,
     listener=None,
-    port=haproxy_config.DEFAULT_MYSQL_PORT,
+    port=None,
     max_task_length=None,
     wait_timeout=None,
     source="haproxy.cfg",
@@ -30,6 +28,10 @@ def haproxy_listener_timeouts(
     **unexpected,
 ):
     """haproxy.cfg text -> one entry per MySQL listener/backend path, audited when max_task_length is given."""
+    # The parser is imported here, not above: Ansible loads every filter file of the collection in each
+    # worker process that resolves any of its filters, and only the audit and status calls this one.
+    from ansible_collections.dbstack.galera.plugins.plugin_utils import durations, haproxy_config
+
     if unexpected:
         names = ", ".join(repr(name) for name in sorted(unexpected))
         raise AnsibleFilterError(f"{_NAME}: unknown keyword argument(s) {names}; accepted: {', '.join(_ACCEPTED)}")
@@ -41,7 +43,9 @@ def haproxy_listener_timeouts(
     if listener is not None and not isinstance(listener, str):
         raise AnsibleFilterError(f"{_NAME}: listener={listener!r} must be the name of a frontend or listen section")
     # Inventory and -e values arrive as strings; "3306" is a port, "3306x" is not.
-    if isinstance(port, str) and port.strip().isdigit():
+    if port is None:
+        port = haproxy_config.DEFAULT_MYSQL_PORT
+    elif isinstance(port, str) and port.strip().isdigit():
         port = int(port.strip())
     try:
         results = haproxy_config.listener_timeouts(config, listener or None, port, source)

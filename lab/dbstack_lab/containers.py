@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import fcntl
 import ipaddress
 import json
 import os
@@ -155,6 +157,26 @@ def wait_systemd(container: str, deadline: float) -> str:
                    f"Look at `podman exec {container} systemctl list-jobs`.")
 
 
+@contextlib.contextmanager
+def booting_alone():
+    """Labs started side by side (make test starts five) boot one at a time: two dozen systemd hosts
+    booting at once on two CPUs took more than 90 s each, and one lab's boot is a few seconds."""
+    with open("/run/dbstack-lab-boot.lock", "w", encoding="ascii") as lock:
+        started = time.monotonic()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waited = time.monotonic() - started
+        if waited > 1:
+            say(f"waited {waited:.0f} s for another lab to finish booting")
+        yield
+
+
+def boot(hosts: list[dict]) -> dict[str, str]:
+    """Wait until systemd has finished booting in every host: {host: running|degraded}."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
+        return dict(zip([h["host"] for h in hosts], pool.map(lambda h: wait_systemd(h["container"], deadline), hosts)))
+
+
 def cgroupns_args() -> list[str]:
     """DBSTACK_LAB_CGROUPNS=private gives each container a cgroup namespace of its own (the backup
     benchmark sets it). With the host's, podman's default on cgroup v1, systemd in a container cannot
@@ -209,18 +231,16 @@ def lab_up(name: str, subnet_arg: str, release: str, hosts_spec: str, inventory:
     run(["podman", "network", "create", "--subnet", str(subnet), "--gateway", gateway,
          "--label", f"{LABEL}={name}", name], what=f"creating network {name}", timeout=60)
     image = f"{IMAGE_SYSTEMD}:{release}"
-    for h in hosts:
-        run(["podman", "run", "-d", "--name", h["container"], "--hostname", h["host"],
-             "--network", name, "--ip", h["ip"], "--network-alias", h["host"],
-             "--systemd=always", "--privileged", *cgroupns_args(), *ulimit_args(),
-             "--label", f"{LABEL}={name}", "--label", f"{LABEL}.host={h['host']}",
-             "--label", f"{LABEL}.groups={','.join(h['groups'])}", "--label", f"{LABEL}.ip={h['ip']}",
-             "--label", f"{LABEL}.ssh={ssh_dir}",
-             image], what=f"starting container {h['container']}", timeout=120)
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
-        states = dict(zip([h["host"] for h in hosts],
-                          pool.map(lambda h: wait_systemd(h["container"], deadline), hosts)))
+    with booting_alone():
+        for h in hosts:
+            run(["podman", "run", "-d", "--name", h["container"], "--hostname", h["host"],
+                 "--network", name, "--ip", h["ip"], "--network-alias", h["host"],
+                 "--systemd=always", "--privileged", *cgroupns_args(), *ulimit_args(),
+                 "--label", f"{LABEL}={name}", "--label", f"{LABEL}.host={h['host']}",
+                 "--label", f"{LABEL}.groups={','.join(h['groups'])}", "--label", f"{LABEL}.ip={h['ip']}",
+                 "--label", f"{LABEL}.ssh={ssh_dir}",
+                 image], what=f"starting container {h['container']}", timeout=120)
+        states = boot(hosts)
     for h in hosts:
         h["state"] = states[h["host"]]
         if h["state"] == "degraded":
@@ -287,11 +307,10 @@ def lab_reuse(name: str, subnet_arg: str, release: str, hosts_spec: str, invento
                        "`make lab-reset` (labctl deploy --reset) recreates it, losing its data; "
                        "`make lab-down` removes it.")
     stopped = [h["container"] for h in hosts if not details[h["container"]]["running"]]
-    if stopped:
-        run(["podman", "start", *stopped], what=f"starting {', '.join(stopped)}", timeout=120)
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
-        states = dict(zip([h["host"] for h in hosts], pool.map(lambda h: wait_systemd(h["container"], deadline), hosts)))
+    with booting_alone():
+        if stopped:
+            run(["podman", "start", *stopped], what=f"starting {', '.join(stopped)}", timeout=120)
+        states = boot(hosts)
     for h in hosts:
         h["state"] = states[h["host"]]
     ssh_dir = lab_ssh_dir(name, list(ours.values()))

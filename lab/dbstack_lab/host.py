@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 from .common import (
-    CONTAINERS_CONF, HOST_PACKAGES, LAB_HOST_PACKAGES, LabError, NPROC_LIMIT, mirror_hint, require_root, run, say, tail, warn,
+    CONTAINERS_CONF, HOST_PACKAGES, LAB_HOST_PACKAGES, SYSCTL_CONF, SYSCTLS, LabError, NPROC_LIMIT, mirror_hint, require_root, run, say, tail, warn,
 )
 
 
@@ -169,6 +169,23 @@ def require_host_ready() -> None:
                        + "). Run `lab/labctl prepare-host` first.")
 
 
+def raise_inotify_limits() -> None:
+    """SYSCTLS, kept in SYSCTL_CONF for the next boot and applied now where the running value is lower."""
+    wanted = "".join(f"{key} = {value}\n" for key, value in SYSCTLS.items())
+    header = "# written by dbstack lab/labctl prepare-host: room for the lab hosts' systemd (docs/lab.md)\n"
+    if not SYSCTL_CONF.exists() or SYSCTL_CONF.read_text() != header + wanted:
+        SYSCTL_CONF.write_text(header + wanted)
+        say(f"wrote {SYSCTL_CONF}")
+    for key, value in SYSCTLS.items():
+        current = Path("/proc/sys", *key.split("."))
+        if int(current.read_text().split()[0]) < value:
+            try:
+                current.write_text(f"{value}\n")
+            except OSError as e:
+                raise LabError(f"could not raise {key} to {value} ({e}); set it with `sysctl -w {key}={value}` "
+                               "as root, or the lab hosts' systemd units fail when several labs are up.") from e
+
+
 def cmd_prepare_host(args) -> None:
     require_root()
     missing = missing_packages(HOST_PACKAGES)
@@ -181,6 +198,7 @@ def cmd_prepare_host(args) -> None:
         say("host packages already installed: " + " ".join(HOST_PACKAGES))
     quiet_host_haproxy()
     write_containers_conf()
+    raise_inotify_limits()
     problems = host_problems()
     if problems:
         raise LabError("podman is installed but not usable for the lab: " + "; ".join(problems)

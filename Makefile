@@ -1,13 +1,14 @@
 # One entry point. A fresh machine needs only:
+#   make check  - lint, unit, sanity: minutes, no root, nothing on the host beyond the venv
 #   make lab    - prepare the host, build/reuse images, bring up (or keep) the 6-host lab, run site.yml
-#   make test   - everything CI runs (lint, unit, sanity, compat, molecule scenarios)
+#   make test   - everything CI runs (the checks, integration, labctl, compat, molecule scenarios)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv host lab lab-reset lab-down test lint unit sanity compat molecule bench
+.PHONY: help venv host lab lab-reset lab-down check test lint unit sanity integration lab-tests compat molecule bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,17 +28,26 @@ lab-reset: venv host ## Like lab, but recreate the lab first (its data is lost)
 lab-down: ## Remove the lab's containers and network (safe to run twice)
 	@lab/labctl down
 
-test: ## Everything CI runs
+check: ## Before every commit: lint, unit, sanity (no root, no podman; ~3 min)
+	@scripts/test.sh check
+
+test: ## Everything CI runs (root, podman; ~35 min)
 	@scripts/test.sh
 
-lint: venv ## ansible-lint (production profile)
+lint: ## ansible-lint (production profile)
 	@scripts/test.sh lint
 
-unit: venv ## pytest unit tests for the plugins
+unit: ## pytest tests/unit: pure Python, no processes
 	@scripts/test.sh unit
 
-sanity: venv ## ansible-test sanity (the parts that work offline)
+sanity: ## ansible-test sanity (every test, offline)
 	@scripts/test.sh sanity
+
+integration: ## pytest tests/integration: the real haproxy and ansible-playbook on loopback (needs make host)
+	@scripts/test.sh integration
+
+lab-tests: ## labctl's own tests on small labs (root, podman)
+	@scripts/test.sh lab
 
 compat: venv ## Unit and sanity tests on ansible-core 2.17, 2.18, 2.19 and 2.20 (a venv each in .venvs/)
 	@scripts/test.sh compat

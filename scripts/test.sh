@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
-# Everything CI runs (`make test`), or one stage: scripts/test.sh lint|unit|sanity|compat|molecule [SCENARIO...]
-# Installs what it needs itself: host packages and podman settings (lab/labctl prepare-host),
-# the pinned venv (scripts/venv.sh), the lab images (lab/labctl images).
+# The project's test tiers (README, "Development"):
+#   scripts/test.sh check          lint, unit, sanity: pure Python and the venv, no root, no podman (`make check`)
+#   scripts/test.sh                everything CI runs (`make test`, `.ci/run`)
+#   scripts/test.sh lint|unit|sanity|integration|lab|compat
+#   scripts/test.sh molecule [SCENARIO[@CORE]...]   whole scenarios, one after another
+# Installs what it needs itself: the pinned venv (scripts/venv.sh); for the tiers beyond `check`, host
+# packages and podman settings (lab/labctl prepare-host) and the lab images (lab/labctl images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 # Scenarios live in molecule/ (docs/lab.md says why not extensions/molecule).
 export MOLECULE_GLOB="molecule/*/molecule.yml"
 
-# Each in its own /24 and name prefix (see docs/lab.md). NAME@2.17 runs the scenario with that
-# ansible-core's venv (scripts/venv.sh --core 2.17) instead of .venv.
-# `make test` runs SIDE_BY_SIDE_SCENARIOS beside lint, unit, sanity and compat: neither measures
-# timing under load (the timeouts scenario mostly sleeps through idle timeouts, 40 s against 50 s at
-# the closest; an older core's run skips the tests that measure the deployment), and together they
-# keep the 2-core machine busy instead of waiting. ALONE_SCENARIOS time failovers and rates, so they
-# run one after another with nothing beside them.
-SIDE_BY_SIDE_SCENARIOS=(timeouts default@2.17)
-ALONE_SCENARIOS=(default galera galera_trixie drills)
-SCENARIOS=("${ALONE_SCENARIOS[@]}" "${SIDE_BY_SIDE_SCENARIOS[@]}")
+# Each scenario has its own /24 and name prefix (docs/lab.md), so scenarios can run at once; what
+# decides where one runs in `make test` is whether its tests time anything.
+#  - BESIDE: scenarios none of whose tests measure time under load, run whole (molecule test) in the
+#    first stage, beside the checks: the timeouts scenario sleeps through idle timeouts whose closest
+#    margin is 3 s (tasks of 8 s against HAProxy's 5 s), and an older core's run skips the tests that
+#    measure the deployment and the drills.
+#  - TIMED: scenarios whose tests time failovers, stalls and copy rates. Their create, converge and
+#    idempotence steps measure nothing, so they run in the first stage too ("prepare"); their verify
+#    steps run in the second stage, one after another, with nothing else running.
+BESIDE_SCENARIOS=(timeouts default@2.17)
+TIMED_SCENARIOS=(default galera galera_trixie)
 # The ansible-core releases meta/runtime.yml claims besides .venv's 2.21.
 OLDER_CORES=(2.17 2.18 2.19 2.20)
+# A scenario run on an older core gets a lab of its own (name, subnet), so that it can run while the
+# same scenario's lab for .venv's core is up.
+declare -A OLDER_CORE_LABS=([default@2.17]="dbstack-default-2-17 10.213.21.0/24")
+# The integration tests that time the real haproxy against the parser (to 0.2 s): run alone, once.
+HAPROXY_TIMING="times_haproxy"
 
-stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+# CPU seconds the whole machine has spent (user + system, every process and lab host): what a stage
+# costs when it runs beside others, printed with each stage's start.
+machine_cpu() { awk '/^cpu /{printf "%d", ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat; }
+stage() { printf '\n=== %s (%s, machine CPU %s s)\n' "$1" "$(date -u +%H:%M:%S)" "$(machine_cpu)"; }
 
 # side_by_side NAME 'COMMANDS' [NAME 'COMMANDS'...]: runs each in the background with its output in
 # .test-logs/NAME.log, then prints each log whole, in the order given, as its job ends; fails when
 # one failed, after all ended (a stage cut short would leave containers running).
 side_by_side() {
-  local logs="$PWD/.test-logs" names=() pids=() failed=() i
+  local logs="$PWD/.test-logs" names=() pids=() failed=() i started=$SECONDS
   mkdir -p "$logs"
   while [ $# -gt 0 ]; do
     names+=("$1")
@@ -45,6 +58,7 @@ side_by_side() {
     fi
     cat "$logs/${names[$i]}.log"
   done
+  echo "side by side: ${names[*]}: $((SECONDS - started)) s"
   if [ ${#failed[@]} -gt 0 ]; then
     echo "side by side: failed: ${failed[*]}" >&2
     return 1
@@ -57,13 +71,30 @@ lint() {
 }
 
 unit() {
-  stage "unit tests (pytest), and labctl's own tests on a one-host lab"
-  pytest -q tests/unit tests/lab
+  stage "unit tests: pure Python (pytest tests/unit)"
+  pytest -q tests/unit
 }
 
 sanity() {
-  stage "ansible-test sanity (offline subset, see README)"
+  stage "ansible-test sanity (offline, see README)"
   scripts/sanity.sh
+}
+
+check() {
+  lint
+  unit
+  sanity
+}
+
+# integration [PYTEST ARGS]: the tests that run real programs on this machine (haproxy, ansible-playbook).
+integration() {
+  stage "integration tests: real haproxy and ansible-playbook on loopback ${*:+($*)}"
+  pytest -q tests/integration "$@"
+}
+
+lab_tests() {
+  stage "labctl's own tests on labs of their own (tests/lab)"
+  pytest -q tests/lab
 }
 
 older_venvs() {
@@ -78,57 +109,147 @@ compat() {
   compat_tests
 }
 
+# Unit, integration and sanity tests on each older core. The haproxy timing corpus is left out: it
+# compares the parser, which imports nothing from ansible-core, with the haproxy binary, so it gives the
+# same answer on every core (the unit tests run the parser on each core's Python).
 compat_tests() {
   local core
   for core in "${OLDER_CORES[@]}"; do
-    stage "unit and sanity tests on ansible-core $core"
+    stage "unit, integration and sanity tests on ansible-core $core"
     PATH="$PWD/.venvs/core-$core/bin:$PATH" pytest -q tests/unit
+    PATH="$PWD/.venvs/core-$core/bin:$PATH" pytest -q tests/integration -m "not $HAPROXY_TIMING"
     DBSTACK_VENV=".venvs/core-$core" scripts/sanity.sh
   done
 }
 
+# with_scenario ENTRY COMMAND...: runs COMMAND with the venv, lab identity and molecule state of a
+# scenario entry (NAME or NAME@CORE).
+with_scenario() {
+  local entry=$1 scenario=${1%@*} core=""
+  shift
+  [ "$entry" != "$scenario" ] && core=${entry#*@}
+  if [ -z "$core" ]; then
+    "$@"
+    return
+  fi
+  local lab
+  read -ra lab <<< "${OLDER_CORE_LABS[$entry]:?"no lab of its own for $entry in OLDER_CORE_LABS"}"
+  scripts/venv.sh --core "$core"
+  PATH="$PWD/.venvs/core-$core/bin:$PATH" DBSTACK_OLDER_CORE="$core" \
+    DBSTACK_LAB_NAME="${lab[0]}" DBSTACK_LAB_SUBNET="${lab[1]}" \
+    MOLECULE_EPHEMERAL_DIRECTORY="${XDG_CACHE_HOME:-$HOME/.cache}/molecule-dbstack/$scenario-$core" "$@"
+}
+
+# molecule_scenarios ENTRY...: each scenario whole (molecule test), one after another.
 molecule_scenarios() {
-  local entry scenario core started
+  local entry started
   lab/labctl images --release all
-  for entry in "${@:-${SCENARIOS[@]}}"; do
-    scenario=${entry%@*}
-    core=${entry#"$scenario"}
-    core=${core#@}
+  for entry in "$@"; do
     started=$SECONDS
-    if [ -n "$core" ]; then
-      scripts/venv.sh --core "$core"
-      stage "molecule test -s $scenario on ansible-core $core"
-      PATH="$PWD/.venvs/core-$core/bin:$PATH" DBSTACK_OLDER_CORE="$core" molecule test -s "$scenario"
-    else
-      stage "molecule test -s $scenario"
-      molecule test -s "$scenario"
-    fi
+    stage "molecule test -s $entry"
+    with_scenario "$entry" molecule test -s "${entry%@*}"
     echo "scenario $entry: $((SECONDS - started)) s"
   done
 }
 
-lab/labctl prepare-host
-scripts/venv.sh
+# prepare ENTRY: the untimed first half of `molecule test` (destroy what a killed run left, syntax,
+# create, converge, idempotence); verify ENTRY then runs the tests and destroys the lab.
+prepare() {
+  local entry=$1 step started=$SECONDS
+  for step in destroy syntax create converge idempotence; do
+    stage "molecule $step -s $entry"
+    with_scenario "$entry" molecule "$step" -s "${entry%@*}"
+  done
+  echo "scenario $entry prepared: $((SECONDS - started)) s"
+}
+
+verify() {
+  local entry=$1 started=$SECONDS rc=0
+  stage "molecule verify -s $entry (alone)"
+  with_scenario "$entry" molecule verify -s "${entry%@*}" || rc=$?
+  with_scenario "$entry" molecule destroy -s "${entry%@*}"
+  echo "scenario $entry verified: $((SECONDS - started)) s"
+  return "$rc"
+}
+
+# What a run killed half-way leaves behind: every scenario's lab, by name.
+destroy_all() {
+  local entry
+  for entry in "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}"; do
+    with_scenario "$entry" molecule destroy -s "${entry%@*}" >/dev/null 2>&1 || true
+  done
+}
+
+# Whether the whole machine stopped running processes at some point of the run (scripts/stall_watch.py),
+# printed at the end whatever the outcome: a drill that failed on such a stall failed on the machine.
+STALL_LOG="$PWD/.test-logs/stalls.log"
+start_stall_watch() {
+  mkdir -p "$(dirname "$STALL_LOG")"
+  : > "$STALL_LOG"
+  nice -n -5 python3 scripts/stall_watch.py "$STALL_LOG" &
+  STALL_WATCH=$!
+}
+stop_stall_watch() {
+  kill "$STALL_WATCH" 2>/dev/null || true
+  python3 scripts/stall_watch.py --summary "$STALL_LOG"
+}
+
+finish() {
+  destroy_all
+  stop_stall_watch
+}
+
+everything() {
+  lab/labctl prepare-host
+  scripts/venv.sh
+  start_stall_watch
+  trap stop_stall_watch EXIT
+  # The older cores' venvs (pip, mostly waiting on PyPI) and the images (debootstrap and apt, waiting
+  # on the mirror) are made at once.
+  local setup=(images "lab/labctl images --release all") core
+  for core in "${OLDER_CORES[@]}"; do
+    setup+=("venv-$core" "scripts/venv.sh --core $core")
+  done
+  side_by_side "${setup[@]}"
+  # Stage 1: nothing here times anything under load. Three lanes, each one job after another: the work
+  # is mostly CPU on two cores, and more lanes only made every job slower (seven at once: a load of 20-40,
+  # converges of 35-40 min instead of 4).
+  local prepares=() entry
+  for entry in "${TIMED_SCENARIOS[@]}"; do
+    prepares+=("prepare $entry")
+  done
+  trap finish EXIT
+  side_by_side checks "check; integration -m 'not $HAPROXY_TIMING'; lab_tests; compat_tests" \
+    beside "molecule_scenarios ${BESIDE_SCENARIOS[*]}" \
+    prepare "$(IFS=';'; echo "${prepares[*]}")"
+  # Stage 2: one at a time, alone.
+  local failed=()
+  integration -m "$HAPROXY_TIMING" || failed+=(haproxy-timing)
+  for entry in "${TIMED_SCENARIOS[@]}"; do
+    verify "$entry" || failed+=("$entry")
+  done
+  trap - EXIT
+  stop_stall_watch
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "failed alone: ${failed[*]}" >&2
+    return 1
+  fi
+}
 
 case "${1:-all}" in
-  lint) lint ;;
-  unit) unit ;;
-  sanity) sanity ;;
-  compat) compat ;;
-  molecule) shift; molecule_scenarios "$@" ;;
-  all)
-    # The checks and compat take the CPU while the two scenarios beside them mostly wait (see
-    # SIDE_BY_SIDE_SCENARIOS); the first scenario to start builds the images, under labctl's lock,
-    # which labctl's own test in `unit` waits on too. The venvs are made first: two jobs must not
-    # build one.
-    older_venvs
-    jobs=(checks "lint; unit; sanity; compat_tests")
-    for entry in "${SIDE_BY_SIDE_SCENARIOS[@]}"; do
-      jobs+=("$entry" "molecule_scenarios $entry")
-    done
-    side_by_side "${jobs[@]}"
-    molecule_scenarios "${ALONE_SCENARIOS[@]}"
+  check) scripts/venv.sh; check ;;
+  lint | unit | sanity) scripts/venv.sh; "$1" ;;
+  integration) lab/labctl prepare-host; scripts/venv.sh; integration ;;
+  lab) lab/labctl prepare-host; scripts/venv.sh; lab_tests ;;
+  compat) scripts/venv.sh; compat ;;
+  molecule)
+    shift
+    lab/labctl prepare-host
+    scripts/venv.sh
+    [ $# -gt 0 ] || set -- "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}"
+    molecule_scenarios "$@"
     ;;
-  *) echo "usage: scripts/test.sh [lint|unit|sanity|compat|molecule [SCENARIO[@CORE]...]]" >&2; exit 2 ;;
+  all) everything ;;
+  *) echo "usage: scripts/test.sh [check|lint|unit|sanity|integration|lab|compat|molecule [SCENARIO[@CORE]...]]" >&2; exit 2 ;;
 esac
 echo "all requested test stages passed ($SECONDS s)"

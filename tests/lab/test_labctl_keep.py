@@ -4,22 +4,14 @@ refused with nothing changed. Runs real podman (root), on a one-host lab of its 
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
+from lab_cli import labctl
 
-LABCTL = Path(__file__).resolve().parents[2] / "lab" / "labctl"
 NAME, SUBNET = "dbstack-keeptest", "10.213.96.0/24"
 CONTAINER = f"{NAME}-h1"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="rootful podman: run as root (CI does)")
-
-
-def labctl(*args, check=True):
-    result = subprocess.run([str(LABCTL), *args], capture_output=True, text=True, timeout=300, check=False)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 @pytest.fixture

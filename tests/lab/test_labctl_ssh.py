@@ -9,20 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lab_cli import labctl
 
-LABCTL = Path(__file__).resolve().parents[2] / "lab" / "labctl"
 NAME, SUBNET = "dbstack-sshtest", "10.213.97.0/24"
 HOSTS = "h1:test@11,h2:test@12"
 BROKEN, FINE = f"{NAME}-h1", f"{NAME}-h2"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="rootful podman: run as root (CI does)")
-
-
-def labctl(*args, check=True):
-    result = subprocess.run([str(LABCTL), *args], capture_output=True, text=True, timeout=300, check=False)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def in_host(container, script):

@@ -1,28 +1,16 @@
 """The rules of the backup program (roles/mariadb_backup/files/mariadb_backup.py): mariabackup's info
 files, which chains are usable and which retention deletes, which backup a restore starts from, the
 binary log files and positions it replays, and the messages for bad input. The galera molecule
-scenario runs the program itself against MariaDB, mariabackup and mariadb-binlog."""
+scenario runs the program itself against MariaDB, mariabackup and mariadb-binlog; tests/integration
+unpacks what the real tar and zstd wrote.
+"""
 
-import importlib.util
 import json
-import subprocess
 from collections import namedtuple
 from pathlib import Path
 
 import pytest
-
-SOURCE = Path(__file__).resolve().parents[3] / "roles" / "mariadb_backup" / "files" / "mariadb_backup.py"
-spec = importlib.util.spec_from_file_location("mariadb_backup", SOURCE)
-mb = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mb)
-
-
-def backup(chain, index, verified=True, from_lsn=None, to_lsn=None, finished="2026-11-30 10:00:00", gtid="0-1-10"):
-    return {"chain": chain, "index": index, "kind": "full" if index == 0 else "incremental",
-            "file": f"{index:02d}-{'full' if index == 0 else 'incremental'}.xb.zst",
-            "from_lsn": from_lsn if from_lsn is not None else index * 100, "to_lsn": to_lsn or (index + 1) * 100,
-            "finished_local": finished, "verified": {"tables": {"smoke": 3}} if verified else None,
-            "binlog": {"file": "mariadb-bin.000003", "position": 389, "gtid": gtid}}
+from backup_program import backup, mb
 
 
 def test_mariabackup_info_files_as_written_by_mariabackup_10_11():
@@ -260,26 +248,3 @@ def test_no_rate_limit_neither_sleeps_nor_syncs():
     for _megabyte in range(100):
         pacer.wrote(1 << 20)
     assert (clock.slept, syncs) == ([], [])
-
-
-def test_a_paced_unpack_restores_the_files_tar_and_zstd_wrote(tmp_path, monkeypatch):
-    """Real tar, zstd and syncfs(2): the paced path gives back the same files as the plain one."""
-    source = tmp_path / "source"
-    source.mkdir()
-    (source / "ibdata1").write_bytes(bytes(range(256)) * 40000)
-    (source / "xtrabackup_checkpoints").write_text("backup_type = full-backuped\n")
-    chain = tmp_path / "store" / "chains" / "20261130T021500Z"
-    chain.mkdir(parents=True)
-    with open(chain / "00-full.xb.zst", "wb") as out:
-        tar = subprocess.Popen(["tar", "-c", "-C", str(source), "-f", "-", "."], stdout=subprocess.PIPE)
-        subprocess.run(["zstd", "-q", "-c"], stdin=tar.stdout, stdout=out, check=True)
-        assert tar.wait() == 0
-    prepared = []
-    monkeypatch.setattr(mb, "run_checked", lambda argv, what, **kw: prepared.append(argv))
-    store = mb.Store(tmp_path / "store", rate_limit=50)
-    store.unpack(chain.name, [backup(chain.name, 0)], tmp_path / "datadir")
-    assert (tmp_path / "datadir" / "ibdata1").read_bytes() == (source / "ibdata1").read_bytes()
-    assert prepared == [["mariabackup", "--prepare", f"--target-dir={tmp_path / 'datadir'}"]]
-    (chain / "00-full.xb.zst").write_bytes(b"not zstd")
-    with pytest.raises(mb.BackupError, match="unpacking .*00-full.xb.zst failed"):
-        store.unpack(chain.name, [backup(chain.name, 0)], tmp_path / "datadir2")

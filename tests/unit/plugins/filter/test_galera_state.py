@@ -3,7 +3,8 @@
 The grastate.dat texts are what MariaDB 10.11 / Galera 4 wrote on the lab (running, cleanly stopped,
 crashed, never joined); galera_recovery's line is the format of MariaDB's scripts/galera_recovery.sh.
 The molecule galera scenario runs the same decisions end to end (bootstrap, join, restart, refusal,
-recovery after every node was killed).
+recovery after every node was killed); tests/integration renders the sidecars in ansible-doc and runs
+their EXAMPLES.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ import base64
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_cli import ansible_doc, run_tasks, sidecar_examples
 
 from ansible_collections.dbstack.galera.plugins.filter.galera_state import FilterModule
 
-NAMES = ["galera_grastate", "galera_node_state", "galera_cluster_plan", "galera_recovery_position",
-         "galera_bootstrap_choice"]
 UUID = "f1b5f74f-ec94-11f1-8d89-5ed20306a317"
 OTHER_UUID = "0a6e3e55-ec95-11f1-a1b2-2a9c1b7d5e10"
 RUNNING = f"# GALERA saved state\nversion: 2.1\nuuid:    {UUID}\nseqno:   -1\nsafe_to_bootstrap: 0\n"
@@ -167,15 +165,3 @@ def test_bad_input_is_a_filter_error_naming_it(f, name, args, message):
     with pytest.raises(AnsibleFilterError, match=None) as e:
         f[name](*args, **kwargs)
     assert message in str(e.value)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_sidecar_renders_in_ansible_doc(name):
-    ansible_doc(name)
-
-
-def test_sidecar_examples_give_what_they_promise(tmp_path):
-    result = run_tasks(tmp_path, sidecar_examples(*NAMES))
-    shown = "".join(result.stdout.replace('"', "").replace("'", "").split())
-    for promised in ("msg:42}", "msg:true}", "msg:bootstrap}", "msg:1234}", "msg:galera2}"):
-        assert promised in shown, result.stdout

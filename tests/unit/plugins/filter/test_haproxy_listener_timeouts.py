@@ -1,13 +1,13 @@
-"""The haproxy_listener_timeouts filter as Ansible calls it: results, audit, errors, documentation."""
+"""The haproxy_listener_timeouts filter as Ansible calls it: results, audit, errors, documentation.
+
+tests/integration runs ansible-doc and the EXAMPLES, and feeds the audit what the real haproxy -c says."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 from mysql_listener import mysql_listener
+from sidecars import sidecar
 
 from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import FilterModule
 
@@ -77,76 +77,12 @@ def test_errors_name_the_filter_the_argument_and_the_fix(audit_filter, args, kwa
     assert str(e.value) == message
 
 
-def test_ansible_doc_renders():
-    assert "MILLISECONDS" in ansible_doc("haproxy_listener_timeouts").stdout
-
-
 def test_sidecar_documents_exactly_the_accepted_options():
     options = sidecar("haproxy_listener_timeouts")["DOCUMENTATION"]["options"]
     assert set(options) == {"_input", "listener", "port", "max_task_length", "wait_timeout", "source", "check_output",
                             "check_rc"}
     assert options["port"]["default"] == 3306
     assert options["source"]["default"] == "haproxy.cfg"
-
-
-def test_examples_run_in_a_real_playbook(tmp_path):
-    result = run_tasks(tmp_path, sidecar_examples("haproxy_listener_timeouts"), result_format="yaml")
-    # The YAML callback wraps long strings; compare words, not lines.
-    output = " ".join(result.stdout.split())
-    assert "value: 20m" in output
-    assert "timeout client 50000'' = 50 s, not 50000 s: HAProxy reads a number without a unit as MILLISECONDS" in output
-
-
-FRONTEND_WITH_IGNORED_LINE = """\
-defaults
-    mode tcp
-    timeout connect 5s
-frontend mysql
-    bind 127.0.0.1:3306
-    timeout client 20m
-    timeout tunnel 1s
-    default_backend galera
-backend galera
-    timeout server 20m
-    server galera1 127.0.0.1:3307
-listen other
-    bind 127.0.0.1:3310
-    server galera1 127.0.0.1:3307
-"""
-
-
-def haproxy_check(tmp_path, text):
-    path = tmp_path / "haproxy.cfg"
-    path.write_text(text)
-    done = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True, timeout=60, check=False)
-    return done.stdout + done.stderr, done.returncode
-
-
-def test_haproxy_check_warnings_about_the_listener_are_findings(audit_filter, tmp_path):
-    """The real haproxy -c: its warning about the MySQL frontend becomes a finding, the other proxy's do not."""
-    output, rc = haproxy_check(tmp_path, FRONTEND_WITH_IGNORED_LINE)
-    assert rc == 0 and "missing timeouts for proxy 'other'" in output, output
-    (result,) = audit_filter(FRONTEND_WITH_IGNORED_LINE, max_task_length="15m", check_output=output, check_rc=rc,
-                             source="haproxy1:/etc/haproxy/haproxy.cfg")
-    (row,) = [row for row in result["checks"] if row["check"] == "haproxy -c"]
-    assert row["meaning"] == "1 warning(s)"
-    assert row["findings"] == [
-        f"haproxy1:/etc/haproxy/haproxy.cfg: haproxy -c on this host warns about frontend 'mysql': parsing "
-        f"[{tmp_path}/haproxy.cfg:7] : 'timeout tunnel' will be ignored because frontend 'mysql' has no backend "
-        f"capability. Fix: correct the line HAProxy names; a warned line does not do what it says"
-    ]
-
-
-def test_a_file_haproxy_refuses_on_the_host_is_a_finding(audit_filter, tmp_path):
-    # The audit reads 'option mysql-check' wrongly spelled as nothing it knows; HAProxy refuses it.
-    text = CONFIG + "    option mysql-chek\n"
-    output, rc = haproxy_check(tmp_path, text)
-    assert rc != 0
-    (result,) = audit_filter(text, max_task_length="15m", check_output=output, check_rc=rc)
-    (row,) = [row for row in result["checks"] if row["check"] == "haproxy -c"]
-    assert row["meaning"] == "HAProxy refuses the file"
-    assert row["findings"][0].startswith("haproxy.cfg: haproxy -c on this host refuses the file: parsing [")
-    assert "mysql-chek" in row["findings"][0]
 
 
 def test_no_check_output_no_row(audit_filter):

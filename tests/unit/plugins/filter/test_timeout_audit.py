@@ -1,10 +1,11 @@
-"""The timeout audit's report filters: the verdict the playbook prints, built in Python and tested here."""
+"""The timeout audit's report filters: the verdict the playbook prints, built in Python and tested here.
+
+tests/integration renders their sidecars in ansible-doc and runs their EXAMPLES."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 from mysql_listener import mysql_listener
 
 from ansible_collections.dbstack.galera.plugins.filter.haproxy_listener_timeouts import haproxy_listener_timeouts
@@ -113,11 +114,3 @@ def test_wrong_inputs_are_named(report, table):
 
 def test_report_is_pure_python():
     assert audit_report.build_report({}, {"g": {"wait_timeout": 5, "interactive_timeout": 6}})["rows"][1][3] == "6"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_sidecar_ansible_doc_and_example(name, tmp_path):
-    assert sidecar(name)["DOCUMENTATION"]["name"] == name
-    ansible_doc(name)
-    run = run_tasks(tmp_path, sidecar_examples(name))
-    assert "not read" in run.stdout if name == "timeout_audit_report" else "MariaDB closes idle sessions" in run.stdout

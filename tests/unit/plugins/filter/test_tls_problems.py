@@ -1,5 +1,6 @@
 """dbstack.galera.tls_problems, tls_pem and tls_subject_alt_names: TLS material the inventory brings,
-checked before any node uses it, with real certificates made here by `cryptography`."""
+checked before any node uses it, with real certificates made here by `cryptography`. tests/integration
+renders their sidecars in ansible-doc and runs their EXAMPLES."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_cli import ansible_doc, run_tasks, sidecar, sidecar_examples
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -232,17 +232,3 @@ def test_subject_alt_names_types_and_dedupes():
         san(["two words"])
     with pytest.raises(AnsibleFilterError, match="expected a list"):
         san("galera1")
-
-
-@pytest.mark.parametrize("name", ["tls_problems", "tls_pem", "tls_subject_alt_names"])
-def test_sidecar_renders_in_ansible_doc(name):
-    assert sidecar(name)["DOCUMENTATION"]["name"] == name
-    ansible_doc(name)
-
-
-def test_sidecar_examples_give_what_they_promise(tmp_path):
-    result = run_tasks(tmp_path, sidecar_examples("tls_problems", "tls_pem", "tls_subject_alt_names"))
-    # Quotes and spacing differ between ansible-core releases (a number prints as "3" before 2.19).
-    shown = "".join(result.stdout.replace('"', "").replace("'", "").split())
-    for promised in ("msg:3}", "msg:58}", "msg:[DNS:galera1,IP:10.0.0.11,IP:127.0.0.1]"):
-        assert promised in shown, result.stdout

@@ -1,7 +1,7 @@
 r"""The parser's corpus: configurations run by the real haproxy to measure when an idle MySQL connection is cut.
 
 Each case is a whole haproxy.cfg with two place-holders filled in by the harness
-(tests/unit/haproxy_live.py): ``@LISTEN@``, the address:port the MySQL listener binds, and
+(tests/integration/haproxy_live.py): ``@LISTEN@``, the address:port the MySQL listener binds, and
 ``@SERVER@``, a stand-in node that greets like mysqld.  Timeouts are 0.5 s to 3 s, so a case is
 measured in a few seconds; a connection still open after HORIZON seconds counts as "never cut".
 

@@ -2,7 +2,7 @@
 
 Each entry: name -> configuration text.  They are written the way operators
 write them (comments, quoting, several sections) and each one is checked by
-the real binary in test_haproxy_config_binary.py.
+the real binary in tests/integration/plugins/plugin_utils/test_haproxy_config_binary.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run the real haproxy on loopback and measure what it does to an idle MySQL connection.
 
-Shared by the unit tests that check our reading of haproxy.cfg against HAProxy itself.  A
+Shared by the integration tests that check our reading of haproxy.cfg against HAProxy itself.  A
 configuration is written with two place-holders: ``@LISTEN@`` (the address:port the MySQL listener
 binds) and ``@SERVER@`` (a stand-in Galera node that greets like mysqld).  `measure()` checks it with
 ``haproxy -c``, runs it in the foreground, opens one connection through the listener, reads the

@@ -1,9 +1,10 @@
-"""One way for the unit tests to run Ansible's own tools on the controller: ansible-doc on a
+"""One way for the integration tests to run Ansible's own tools on the controller: ansible-doc on a
 filter's sidecar, and ansible-playbook on localhost (a sidecar's EXAMPLES, or plays a test builds).
 
 The tools come from this venv and see the working tree's collection (.collections); the output is the
 default callback's, in the result format asked for (whatever ANSIBLE_CONFIG names is not read), without
-the localhost and inventory warnings a `-i localhost,` run prints.
+the localhost and inventory warnings a `-i localhost,` run prints. The sidecars themselves are read by
+tests/unit/sidecars.py.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import sys
 from pathlib import Path
 
 import yaml
+from working_tree import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FILTER_DIR = REPO_ROOT / "plugins" / "filter"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -33,21 +33,6 @@ def env(result_format: str = "json") -> dict:
         # Modules run with this venv's Python, not whatever interpreter discovery finds first.
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
     }
-
-
-def sidecar(name: str) -> dict:
-    """A filter's sidecar (plugins/filter/NAME.yml) as a dict."""
-    return yaml.safe_load((FILTER_DIR / f"{name}.yml").read_text())
-
-
-def sidecar_examples(*names: str) -> list:
-    """The EXAMPLES tasks of these filters' sidecars, in order."""
-    tasks = []
-    for name in names:
-        examples = yaml.safe_load(sidecar(name)["EXAMPLES"])
-        assert examples, f"{name}.yml has no EXAMPLES"
-        tasks += examples
-    return tasks
 
 
 def ansible_doc(name: str) -> subprocess.CompletedProcess:

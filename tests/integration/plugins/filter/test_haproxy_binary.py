@@ -163,6 +163,7 @@ IDLE_LISTENER = (
 )
 
 
+@pytest.mark.times_haproxy
 def test_a_bare_number_is_milliseconds_for_the_running_haproxy(haproxy, filters):
     """The trap itself, observed: "300" closes an idle connection after 0.3 s, "300s" does not."""
     greeter = haproxy_live.Greeter()

@@ -3,7 +3,7 @@
 # are missing is kept as it was).
 #   benchmarks/run_all.sh [--quick]      (--quick: 1 try / 1 rep each, to check the scripts)
 # Each benchmark brings up its own lab (dbstack-bench 10.213.70.0/24, dbstack-deploybench
-# 10.213.71.0/24) and removes it afterwards. Needs root; about 80 minutes on 2 cores.
+# 10.213.71.0/24, dbstack-transportbench 10.213.72.0/24) and removes it afterwards. Needs root; about 80 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run_all.sh: needs root (rootful podman); re-run with sudo." >&2; exit 1; }
@@ -32,6 +32,7 @@ json.dump({
                 f"lab images Debian 12 (MariaDB 10.11, HAProxy 2.6)",
 }, open(sys.argv[1], "w"))
 PY
+python3 benchmarks/transport.py --rounds "$reps" --json "$results/transport.json"
 python3 benchmarks/deploy_speed.py --tries "$deploys" --json "$results/deploy_speed.json"
 python3 benchmarks/failover.py --tries "$tries" --profile default --json "$results/failover_default.json"
 python3 benchmarks/failover.py --tries "$tries" --profile tuned --json "$results/failover_tuned.json"

@@ -21,8 +21,10 @@ export MOLECULE_GLOB="molecule/*/molecule.yml"
 #  - TIMED: scenarios whose tests time failovers, stalls and copy rates. Their create, converge and
 #    idempotence steps measure nothing, so they run in the first stage too ("prepare"); their verify
 #    steps run in the second stage, one after another, with nothing else running.
-BESIDE_SCENARIOS=(timeouts default@2.17)
+#  - BACKGROUND: scenarios run whole in the background lane (below), from stage 2 on.
+BESIDE_SCENARIOS=(timeouts)
 TIMED_SCENARIOS=(default galera galera_trixie)
+BACKGROUND_SCENARIOS=(default@2.17)
 # The ansible-core releases meta/runtime.yml claims besides .venv's 2.21.
 OLDER_CORES=(2.17 2.18 2.19 2.20)
 # A scenario run on an older core gets a lab of its own (name, subnet), so that it can run while the
@@ -122,6 +124,44 @@ compat_tests() {
   done
 }
 
+# The background lane: compat and the BACKGROUND scenarios, which time nothing and wait for no other job,
+# run from the start to the end of the run in a cpu cgroup of a tenth of the weight of the others, with
+# every lab host they start (labctl's DBSTACK_LAB_CGROUP_PARENT). In stage 1 the other jobs keep both
+# cores busy and it gets about a tenth of them; in stage 2 it takes the CPU the timed verifies leave idle
+# while they wait on failovers, restarts and timeouts, and at most a tenth while they want it all. Not
+# cpu.idle: that starves the lane's Galera nodes for as long as a drill saturates the machine (60 s), past
+# Galera's 15 s inactive timeout. Its scenario waits for stage 1 to end: a lab booting at a tenth of the
+# CPU would hold labctl's boot lock (one lab boots at a time) while stage 1's labs wait for it.
+BACKGROUND_CGROUP=dbstack_background
+# Of cgroup v1's cpu.shares, against 1024 for every other group and for each process outside one.
+BACKGROUND_CPU_SHARES=102
+STAGE_1_DONE="$PWD/.test-logs/stage-1-done"
+
+# Whether the background lane can run beside the others: cgroup v1's cpu and cpuacct controllers and
+# podman's cgroupfs manager, as on this lab's machines. Elsewhere it runs after stage 2 instead.
+background_cgroup_ready() {
+  [ -d /sys/fs/cgroup/cpu ] && [ -d /sys/fs/cgroup/cpuacct ] || return 1
+  [ "$(podman info --format '{{.Host.CgroupManager}}' 2>/dev/null)" = cgroupfs ] || return 1
+  mkdir -p "/sys/fs/cgroup/cpu/$BACKGROUND_CGROUP" "/sys/fs/cgroup/cpuacct/$BACKGROUND_CGROUP" || return 1
+  echo "$BACKGROUND_CPU_SHARES" > "/sys/fs/cgroup/cpu/$BACKGROUND_CGROUP/cpu.shares"
+}
+
+# background_lane: moves itself (and so everything it starts) into the cgroup, then runs the lane.
+background_lane() {
+  local hierarchy
+  for hierarchy in cpu cpuacct; do
+    echo "$BASHPID" > "/sys/fs/cgroup/$hierarchy/$BACKGROUND_CGROUP/cgroup.procs"
+  done
+  export DBSTACK_LAB_CGROUP_PARENT="/$BACKGROUND_CGROUP"
+  compat_tests
+  stage "background lane: waiting for stage 1 to end"
+  while [ ! -e "$STAGE_1_DONE" ]; do sleep 5; done
+  molecule_scenarios "${BACKGROUND_SCENARIOS[@]}"
+}
+
+# CPU seconds the background lane has used, its lab hosts included.
+background_cpu() { awk '{printf "%d", $1 / 1e9}' "/sys/fs/cgroup/cpuacct/$BACKGROUND_CGROUP/cpuacct.usage"; }
+
 # with_scenario ENTRY COMMAND...: runs COMMAND with the venv, lab identity and molecule state of a
 # scenario entry (NAME or NAME@CORE).
 with_scenario() {
@@ -175,7 +215,7 @@ verify() {
 # What a run killed half-way leaves behind: every scenario's lab, by name.
 destroy_all() {
   local entry
-  for entry in "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}"; do
+  for entry in "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "${BACKGROUND_SCENARIOS[@]}"; do
     with_scenario "$entry" molecule destroy -s "${entry%@*}" >/dev/null 2>&1 || true
   done
 }
@@ -195,6 +235,8 @@ stop_stall_watch() {
 }
 
 finish() {
+  # The background lane is a session of its own (setsid): end all of it before its labs go.
+  [ -n "${BACKGROUND_LANE:-}" ] && kill -TERM -- "-$BACKGROUND_LANE" 2>/dev/null
   destroy_all
   stop_stall_watch
 }
@@ -213,25 +255,43 @@ everything() {
   side_by_side "${setup[@]}"
   # Stage 1: nothing here times anything under load. Three lanes, each one job after another: the work
   # is mostly CPU on two cores, and more lanes only made every job slower (seven at once: a load of 20-40,
-  # converges of 35-40 min instead of 4).
-  local prepares=() entry
-  for entry in "${TIMED_SCENARIOS[@]}"; do
-    prepares+=("prepare $entry")
-  done
+  # converges of 35-40 min instead of 4). The background lane runs beside all of it, at a tenth of the
+  # weight.
   trap finish EXIT
-  side_by_side checks "check; integration -m 'not $HAPROXY_TIMING'; lab_tests; compat_tests" \
+  rm -f "$STAGE_1_DONE"
+  local logs="$PWD/.test-logs" background_started=$SECONDS background_rc=0 beside=1
+  if background_cgroup_ready; then
+    setsid scripts/test.sh background-lane > "$logs/background.log" 2>&1 &
+    BACKGROUND_LANE=$!
+    stage "background lane started (cgroup $BACKGROUND_CGROUP, cpu.shares $BACKGROUND_CPU_SHARES)"
+  else
+    beside=0
+    stage "background lane: no cgroup v1 cpu controller with podman's cgroupfs manager here; it runs after stage 2"
+  fi
+  side_by_side checks "check; integration -m 'not $HAPROXY_TIMING'; lab_tests; prepare galera_trixie" \
     beside "molecule_scenarios ${BESIDE_SCENARIOS[*]}" \
-    prepare "$(IFS=';'; echo "${prepares[*]}")"
-  # Stage 2: one at a time, alone.
-  local failed=()
+    prepare "prepare default; prepare galera"
+  touch "$STAGE_1_DONE"
+  # Stage 2: one at a time, without other work but the background lane's tenth.
+  local failed=() entry
   integration -m "$HAPROXY_TIMING" || failed+=(haproxy-timing)
   for entry in "${TIMED_SCENARIOS[@]}"; do
     verify "$entry" || failed+=("$entry")
   done
+  if [ "$beside" = 1 ]; then
+    stage "waiting for the background lane"
+    wait "$BACKGROUND_LANE" || background_rc=$?
+    BACKGROUND_LANE=""
+    stage "background lane ended after $((SECONDS - background_started)) s, $(background_cpu) CPU s; its output:"
+    cat "$logs/background.log"
+  else
+    (compat_tests; molecule_scenarios "${BACKGROUND_SCENARIOS[@]}") || background_rc=$?
+  fi
+  [ "$background_rc" = 0 ] || failed+=(background)
   trap - EXIT
   stop_stall_watch
   if [ ${#failed[@]} -gt 0 ]; then
-    echo "failed alone: ${failed[*]}" >&2
+    echo "failed: ${failed[*]}" >&2
     return 1
   fi
 }
@@ -246,10 +306,12 @@ case "${1:-all}" in
     shift
     lab/labctl prepare-host
     scripts/venv.sh
-    [ $# -gt 0 ] || set -- "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}"
+    [ $# -gt 0 ] || set -- "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "${BACKGROUND_SCENARIOS[@]}"
     molecule_scenarios "$@"
     ;;
   all) everything ;;
+  # Run by `everything` only, in a session of its own.
+  background-lane) background_lane ;;
   *) echo "usage: scripts/test.sh [check|lint|unit|sanity|integration|lab|compat|molecule [SCENARIO[@CORE]...]]" >&2; exit 2 ;;
 esac
 echo "all requested test stages passed ($SECONDS s)"

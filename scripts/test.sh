@@ -128,10 +128,11 @@ compat_tests() {
 # run from the start to the end of the run in a cpu cgroup of a tenth of the weight of the others, with
 # every lab host they start (labctl's DBSTACK_LAB_CGROUP_PARENT). In stage 1 the other jobs keep both
 # cores busy and it gets about a tenth of them; in stage 2 it takes the CPU the timed verifies leave idle
-# while they wait on failovers, restarts and timeouts, and at most a tenth while they want it all. Not
-# cpu.idle: that starves the lane's Galera nodes for as long as a drill saturates the machine (60 s), past
-# Galera's 15 s inactive timeout. Its scenario waits for stage 1 to end: a lab booting at a tenth of the
-# CPU would hold labctl's boot lock (one lab boots at a time) while stage 1's labs wait for it.
+# while they wait on failovers, restarts and timeouts, and at most a tenth while they want it all
+# (measured in stage 1: two busy loops in the cgroup got 0.8 s of CPU in 10 s). Not cpu.idle, whose
+# weight is 3: the lane runs Galera nodes of its own, which must keep a share while a drill saturates
+# the machine for 60 s. Its scenario waits for stage 1 to end: a lab booting at a tenth of the CPU would
+# hold labctl's boot lock (one lab boots at a time) while stage 1's labs wait for it.
 BACKGROUND_CGROUP=dbstack_background
 # Of cgroup v1's cpu.shares, against 1024 for every other group and for each process outside one.
 BACKGROUND_CPU_SHARES=102

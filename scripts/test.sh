@@ -145,6 +145,8 @@ background_cgroup_ready() {
   [ "$(podman info --format '{{.Host.CgroupManager}}' 2>/dev/null)" = cgroupfs ] || return 1
   mkdir -p "/sys/fs/cgroup/cpu/$BACKGROUND_CGROUP" "/sys/fs/cgroup/cpuacct/$BACKGROUND_CGROUP" || return 1
   echo "$BACKGROUND_CPU_SHARES" > "/sys/fs/cgroup/cpu/$BACKGROUND_CGROUP/cpu.shares"
+  # The cgroup outlives a run: count this run's CPU only.
+  echo 0 > "/sys/fs/cgroup/cpuacct/$BACKGROUND_CGROUP/cpuacct.usage" || true
 }
 
 # background_lane: moves itself (and so everything it starts) into the cgroup, then runs the lane.

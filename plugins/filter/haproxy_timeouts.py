@@ -49,11 +49,11 @@ def haproxy_time(duration, **unexpected):
         return durations.haproxy_time(duration)
 
 
-def duration_seconds(duration, **unexpected):
-    """Seconds or a duration string (compound allowed) -> seconds, int when whole."""
-    _reject_unexpected("duration_seconds", unexpected)
+def duration_seconds(duration, name="input", **unexpected):
+    """Seconds or a duration string (compound allowed) -> seconds, int when whole; errors name `name`."""
+    _reject_unexpected("duration_seconds", unexpected, accepted=("name",))
     with _errors_as("duration_seconds"):
-        return durations.duration_seconds(duration)
+        return durations.duration_seconds(duration, str(name))
 
 
 def haproxy_time_seconds(haproxy_time_value, **unexpected):

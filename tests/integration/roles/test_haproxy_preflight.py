@@ -18,7 +18,9 @@ INVENTORY = {"all": {"children": {"galera": {"hosts": {"galera1": LOCAL}},
 
 
 def preflight(tmp_path, **settings):
-    play = {"name": "Preflight", "hosts": "haproxy", "gather_facts": True, "vars": settings,
+    settings = {"dbstack_max_task_length": "15m", **settings}
+    play = {"name": "Preflight", "hosts": "haproxy", "gather_facts": True,
+            "vars": {name: value for name, value in settings.items() if value is not None},
             "tasks": [{"ansible.builtin.include_role": {"name": "dbstack.galera.haproxy", "tasks_from": "preflight.yml"}}]}
     return run_playbook(tmp_path, [play], inventory=INVENTORY, check=False)
 
@@ -42,3 +44,11 @@ def test_a_value_haproxy_would_misread_stops_the_preflight_naming_it(tmp_path, s
     assert result.returncode != 0
     output = " ".join(result.stdout.replace('\\"', '"').split())
     assert message in output, output[-3000:]
+
+
+def test_without_a_task_length_the_preflight_stops_naming_the_variable(tmp_path):
+    result = preflight(tmp_path, dbstack_max_task_length=None)
+    assert result.returncode != 0
+    output = " ".join(result.stdout.split())
+    assert ("haproxy_max_task_length is empty on haproxy1: set dbstack_max_task_length (group_vars/all) to the longest "
+            "time a Celery task holds its database connection idle, its task_time_limit (e.g. 15m).") in output, output[-3000:]

@@ -413,6 +413,17 @@ def test_duration_seconds_errors(filters, duration, message):
     raises_exactly(lambda: filters["duration_seconds"](duration), message)
 
 
+def test_duration_seconds_errors_name_the_variable_given(filters):
+    raises_exactly(lambda: filters["duration_seconds"]("soon", name="dbstack_max_task_length"),
+                   f"duration_seconds: cannot interpret dbstack_max_task_length='soon' as a duration; {DURATION_HELP}")
+    assert filters["duration_seconds"]("15m", name="dbstack_max_task_length") == 900
+
+
+def test_duration_seconds_names_the_keywords_it_takes(filters):
+    raises_exactly(lambda: filters["duration_seconds"]("15m", nmae="x"),
+                   "duration_seconds: unknown keyword argument(s) 'nmae'; accepted: name")
+
+
 # --------------------------------------------------------------------------- haproxy_time_seconds
 
 
@@ -506,7 +517,7 @@ def test_haproxy_time_seconds_errors(filters, value, message):
 # --------------------------------------------------------------------------- all filters
 
 
-ONE_ARGUMENT_FILTERS = ["haproxy_time", "duration_seconds", "haproxy_time_seconds"]
+ONE_ARGUMENT_FILTERS = ["haproxy_time", "haproxy_time_seconds"]  # duration_seconds also takes name=
 
 
 def test_filter_module_registers_exactly_the_documented_filters(filters):

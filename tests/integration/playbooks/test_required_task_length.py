@@ -1,0 +1,58 @@
+"""The entry playbooks whose result depends on the task length stop, before any host changes, when the
+inventory does not give dbstack_max_task_length, or gives the task length under another name.
+
+The inventory's hosts are this machine over the local connection: site.yml must stop in its first play,
+which only gathers facts, so nothing is installed here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from ansible_cli import VENV_BIN, env
+from working_tree import REPO_ROOT
+
+LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+GROUPS = {"galera": "galera1", "haproxy": "haproxy1", "app": "app1"}
+
+
+def run_entry_playbook(tmp_path, playbook: str, group_vars: dict) -> subprocess.CompletedProcess:
+    inventory = {"all": {"vars": group_vars,
+                         "children": {group: {"hosts": {host: LOCAL}} for group, host in GROUPS.items()}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    return subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
+                           str(REPO_ROOT / "playbooks" / playbook)],
+                          capture_output=True, text=True, env=env("yaml"), cwd=tmp_path, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "smoke.yml", "audit_timeouts.yml"])
+@pytest.mark.parametrize(("group_vars", "message"), [
+    ({}, "dbstack_max_task_length is not set for {host}. HAProxy's idle timeouts are derived from the longest time a "
+         "Celery task holds its database connection idle: set it once, in group_vars/all or with -e, to Celery's "
+         "task_time_limit, e.g. dbstack_max_task_length: 15m. There is no default."),
+    # The name docs/timeouts.md once gave: a user who followed it got 15 minutes without a word.
+    ({"max_task_length": "2h"}, "{host} has max_task_length=2h but no dbstack_max_task_length, and nothing reads "
+                                "max_task_length. Rename it to dbstack_max_task_length (group_vars/all)"),
+], ids=["missing", "another name"])
+def test_an_entry_playbook_stops_before_any_change_without_the_task_length(tmp_path, playbook, group_vars, message):
+    result = run_entry_playbook(tmp_path, playbook, group_vars)
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0, output[-3000:]
+    host = "app1" if playbook == "smoke.yml" else "haproxy1"
+    assert message.format(host=host) in output, output[-3000:]
+    # Nothing ran past the check: no play that installs or configures started, and nothing changed.
+    assert "changed=0" in output and "changed=1" not in output, output[-3000:]
+    if playbook == "site.yml":
+        assert "PLAY [Deploy the MariaDB Galera cluster]" not in result.stdout, result.stdout[-3000:]
+
+
+def test_a_task_length_that_is_not_a_duration_is_named(tmp_path):
+    result = run_entry_playbook(tmp_path, "site.yml", {"dbstack_max_task_length": "soon"})
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "duration_seconds: cannot interpret dbstack_max_task_length='soon' as a duration; give seconds" in output, \
+        output[-3000:]
+    assert "PLAY [Deploy the MariaDB Galera cluster]" not in result.stdout

@@ -7,6 +7,7 @@ which only gathers facts, so nothing is installed here.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -77,3 +78,21 @@ def test_site_yml_deploys_the_smoke_app_only_where_the_inventory_asks(tmp_path, 
         assert "TASK [Deploy the smoke app]" in play and "skipping: [app1]" in play, play[-3000:]
         assert "TASK [dbstack.galera.smoke_app : " not in play, play[-3000:]
         assert "changed=0" in result.stdout.split("PLAY RECAP", 1)[1]
+
+
+def test_group_names_set_in_the_inventory_reach_the_plays(tmp_path):
+    """The user's own group names, set in group_vars/all (not with -e): the check of the first play
+    after groups.yml runs on their HAProxy host, which only a play that found the host can do."""
+    group_vars = {"dbstack_galera_group": "db_nodes", "dbstack_haproxy_group": "lb_nodes", "dbstack_app_group": "web"}
+    inventory = {"all": {"vars": group_vars, "children": {"db_nodes": {"hosts": {"db1": LOCAL}},
+                                                          "lb_nodes": {"hosts": {"lb1": LOCAL}},
+                                                          "web": {"hosts": {"web1": LOCAL}}}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    result = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
+                             str(REPO_ROOT / "playbooks" / "site.yml")],
+                            capture_output=True, text=True, env=env("yaml"), cwd=tmp_path, timeout=300, check=False)
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "dbstack_max_task_length is not set for lb1." in output, output[-3000:]
+    recap = result.stdout.split("PLAY RECAP", 1)[1]
+    assert set(re.findall(r"^(\S+)\s+: ok=", recap, re.MULTILINE)) == {"db1", "lb1", "web1"}, recap

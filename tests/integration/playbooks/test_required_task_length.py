@@ -7,6 +7,7 @@ which only gathers facts, so nothing is installed here.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -16,8 +17,26 @@ import yaml
 from ansible_cli import VENV_BIN, env
 from working_tree import REPO_ROOT
 
+
+def has_collection(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"ansible_collections.{name}") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+# A whole entry playbook needs every collection its roles use; the compat venvs of ansible-core 2.18-2.20
+# hold ansible-core alone (the newest core's and 2.17's hold the ansible bundle), so there it cannot load.
+pytestmark = pytest.mark.skipif(not has_collection("ansible.mariadb"),
+                                reason="ansible.mariadb is not installed in this venv: the entry playbooks cannot load")
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
 GROUPS = {"galera": "galera1", "haproxy": "haproxy1", "app": "app1"}
+
+
+def as_read(output: str) -> str:
+    """The output as a reader sees it: whitespace and YAML line folds collapsed, and the doubled quote of a
+    single-quoted YAML string ('HAProxy''s', as ansible-core before 2.19 prints a message) undone."""
+    return " ".join(output.replace("''", "'").split())
 
 
 def run_entry_playbook(tmp_path, playbook: str, group_vars: dict) -> subprocess.CompletedProcess:
@@ -40,7 +59,7 @@ def run_entry_playbook(tmp_path, playbook: str, group_vars: dict) -> subprocess.
 ], ids=["missing", "another name"])
 def test_an_entry_playbook_stops_before_any_change_without_the_task_length(tmp_path, playbook, group_vars, message):
     result = run_entry_playbook(tmp_path, playbook, group_vars)
-    output = " ".join(result.stdout.split())
+    output = as_read(result.stdout)
     assert result.returncode != 0, output[-3000:]
     host = "app1" if playbook == "smoke.yml" else "haproxy1"
     assert message.format(host=host) in output, output[-3000:]
@@ -52,7 +71,7 @@ def test_an_entry_playbook_stops_before_any_change_without_the_task_length(tmp_p
 
 def test_a_task_length_that_is_not_a_duration_is_named(tmp_path):
     result = run_entry_playbook(tmp_path, "site.yml", {"dbstack_max_task_length": "soon"})
-    output = " ".join(result.stdout.split())
+    output = as_read(result.stdout)
     assert result.returncode != 0
     assert "duration_seconds: cannot interpret dbstack_max_task_length='soon' as a duration; give seconds" in output, \
         output[-3000:]
@@ -91,7 +110,7 @@ def test_group_names_set_in_the_inventory_reach_the_plays(tmp_path):
     result = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
                              str(REPO_ROOT / "playbooks" / "site.yml")],
                             capture_output=True, text=True, env=env("yaml"), cwd=tmp_path, timeout=300, check=False)
-    output = " ".join(result.stdout.split())
+    output = as_read(result.stdout)
     assert result.returncode != 0
     assert "dbstack_max_task_length is not set for lb1." in output, output[-3000:]
     recap = result.stdout.split("PLAY RECAP", 1)[1]

@@ -34,7 +34,7 @@ DRIFTS = [
      "chown root:root {path} && echo '# changed by a test' >> {path}"),
     ("haproxy", "/etc/haproxy/haproxy.cfg", "echo '# changed by hand' >> {path}"),
     ("haproxy", "/etc/keepalived/keepalived.conf", "chmod 0644 {path}"),
-    ("app", "/opt/dbstack-smoke/client-tls.cnf", "sed -i 's/ssl-verify-server-cert = 1/ssl-verify-server-cert = 0/' {path}"),
+    ("app", "/etc/dbstack/db-client.cnf", "sed -i 's/ssl-verify-server-cert = 1/ssl-verify-server-cert = 0/' {path}"),
     ("app", "/usr/local/bin/dbstack-smoke", "rm {path}"),
     ("app", "/opt/dbstack-smoke/app/smokeproj/settings.py", "echo '# changed by a test' >> {path}"),
 ]

@@ -3,7 +3,7 @@ the keys are and who may read them, and what the Ansible output never shows.
 
 The clients are the ones an application has: PyMySQL (here, on the controller, with the options the
 smoke app's PyMySQL settings use) and mysqlclient over MariaDB Connector/C (on the app host, through
-Django and through the option file the smoke app's settings point it at)."""
+Django and through the option file of the db_client role, which the smoke app's settings point at)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from labdb import as_read, changed_tasks, endpoint, lab_ca_file, node_host, run_
 # inventories/lab/group_vars/all.yml (the inventory the tests read leaves its templates unrendered).
 ACCOUNT = {"user": "smoke", "password": "lab-only-smoke-secret", "database": "smoke"}
 TLS_DIR = "/etc/mysql/dbstack-tls"
-APP_CLIENT_CNF = "/opt/dbstack-smoke/client-tls.cnf"
+# The db_client role's files, which the smoke app's settings point at (docs/db_client.md).
+APP_CLIENT_CNF = "/etc/dbstack/db-client.cnf"
+APP_ENV_FILE = "/etc/dbstack/db.env"
+APP_CA_FILE = "/etc/dbstack/db-ca.pem"
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +145,45 @@ def test_mysqlclient_checks_the_ca_and_the_name_with_the_apps_options(lab, other
     assert attempt(endpoint(lab), APP_CLIENT_CNF) == "connected"
     assert attempt("notinthecertificate", APP_CLIENT_CNF) == "2026 TLS/SSL error: Validation of SSL server certificate failed"
     assert attempt(endpoint(lab), "/tmp/other-ca.cnf").startswith("2026 TLS/SSL error: self-signed certificate")
+
+
+@pytest.mark.measures_the_deployment
+def test_the_db_client_files_alone_reach_the_database_and_agree_with_haproxy(lab):
+    """What a user's app host gets (db_client): the option file alone, with no host given, brings
+    mysqlclient to the endpoint over verified TLS; the environment file's values are the endpoint and
+    the numbers HAProxy was configured with: CONN_MAX_AGE below its timeout, Celery's limit the task length."""
+    app = node_host(lab, lab["groups"]["app"][0])
+    script = (
+        "import sys, MySQLdb\n"
+        "db = MySQLdb.connect(user='smoke', passwd='lab-only-smoke-secret', read_default_file=sys.argv[1])\n"
+        "cursor = db.cursor()\n"
+        "cursor.execute(\"SHOW SESSION STATUS LIKE 'Ssl_version'\")\n"
+        "print(cursor.fetchone()[1])\n"
+    )
+    app.check_output(f"cat > /tmp/option_file_alone.py <<'PY'\n{script}PY")
+    assert app.check_output(f"python3 /tmp/option_file_alone.py {APP_CLIENT_CNF}") in ("TLSv1.2", "TLSv1.3")
+
+    settings = dict(line.split("=", 1) for line in app.check_output(f"cat {APP_ENV_FILE}").splitlines()
+                    if line and not line.startswith("#"))
+    haproxy = node_host(lab, lab["groups"]["haproxy"][0])
+    # The MySQL listener's own section (the stats listener has timeouts of its own).
+    lines = haproxy.check_output("awk '/^listen mysql$/ {on = 1; next} /^[a-z]/ {on = 0} "
+                                 "on && $1 == \"timeout\" && ($2 == \"client\" || $2 == \"server\") {print $2, $3}' "
+                                 "/etc/haproxy/haproxy.cfg").splitlines()
+    timeouts = dict(line.split() for line in lines)
+    # dbstack_max_task_length 15m, wait_timeout 28800: derived 1125s, written with its unit.
+    assert timeouts == {"client": "1125s", "server": "1125s"}, timeouts
+    assert settings["DBSTACK_DB_HOST"] == endpoint(lab) and settings["DBSTACK_DB_PORT"] == "3306", settings
+    assert float(settings["DBSTACK_HAPROXY_TIMEOUT_SECONDS"]) == 1125
+    assert 0 < int(settings["DBSTACK_DB_CONN_MAX_AGE"]) < 1125
+    assert int(settings["DBSTACK_CELERY_TASK_TIME_LIMIT"]) == 900
+    assert (settings["DBSTACK_DB_CA_FILE"], settings["DBSTACK_DB_OPTION_FILE"]) == (APP_CA_FILE, APP_CLIENT_CNF)
+    assert app.check_output(f"cat {APP_CA_FILE}").strip() == lab_ca_file().read_text().strip()
+    for path in (APP_CA_FILE, APP_CLIENT_CNF, APP_ENV_FILE):
+        assert app.file(path).mode == 0o644 and app.file(path).user == "root", path
+    # The smoke app reads the same values: what is tested is what users get.
+    smoke = json.loads(app.check_output("dbstack-smoke smoke config --json"))
+    assert smoke["conn_max_age"] == int(settings["DBSTACK_DB_CONN_MAX_AGE"]), smoke
 
 
 def test_key_files_are_readable_by_mariadb_only(lab):

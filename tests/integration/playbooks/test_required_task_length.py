@@ -78,25 +78,32 @@ def test_a_task_length_that_is_not_a_duration_is_named(tmp_path):
     assert "PLAY [Deploy the MariaDB Galera cluster]" not in result.stdout
 
 
-@pytest.mark.parametrize("wanted", [False, True], ids=["by default", "dbstack_smoke_app: true"])
-def test_site_yml_deploys_the_smoke_app_only_where_the_inventory_asks(tmp_path, wanted):
-    """An inventory of one app host: without dbstack_smoke_app the smoke app's play skips the role and
-    nothing changes; with it, the role runs (and its preflight stops: no HAProxy group)."""
-    group_vars = {"dbstack_max_task_length": "15m", **({"dbstack_smoke_app": True} if wanted else {})}
+@pytest.mark.parametrize("switches, stops_with", [
+    ({"dbstack_db_client": False}, None),
+    ({}, "db_client_haproxy_group=\"haproxy\" is not a non-empty group of this inventory"),
+    ({"dbstack_db_client": False, "dbstack_smoke_app": True}, "smoke_app_db_password is empty"),
+], ids=["db_client off", "by default: db_client", "dbstack_smoke_app: true"])
+def test_site_yml_gives_app_hosts_the_client_files_and_the_smoke_app_only_where_asked(tmp_path, switches, stops_with):
+    """An inventory of one app host (no HAProxy to point a client at): by default the db_client role runs
+    there (and its preflight stops, naming the missing HAProxy group) and the smoke app does not; with
+    dbstack_db_client false nothing runs and nothing changes; the smoke app (which applies db_client
+    itself, after checking its own inputs) runs only where asked."""
+    group_vars = {"dbstack_max_task_length": "15m", **switches}
     inventory = {"all": {"vars": group_vars, "children": {"app": {"hosts": {"app1": LOCAL}}}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     result = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
                              str(REPO_ROOT / "playbooks" / "site.yml")],
                             capture_output=True, text=True, env=env("yaml"), cwd=tmp_path, timeout=300, check=False)
-    play = result.stdout.split("PLAY [Deploy the Django + Celery smoke app", 1)[1].split("PLAY RECAP", 1)[0]
-    if wanted:
+    play = result.stdout.split("PLAY [Give the application hosts the database client's files", 1)[1].split("PLAY RECAP", 1)[0]
+    if stops_with:
         assert result.returncode != 0
-        assert "smoke_app_db_password is empty" in " ".join(result.stdout.split()), result.stdout[-3000:]
+        assert stops_with in as_read(play), play[-3000:]
     else:
         assert result.returncode == 0, result.stdout[-3000:]
-        assert "TASK [Deploy the smoke app]" in play and "skipping: [app1]" in play, play[-3000:]
-        assert "TASK [dbstack.galera.smoke_app : " not in play, play[-3000:]
+        assert "skipping: [app1]" in play and "TASK [dbstack.galera." not in play, play[-3000:]
         assert "changed=0" in result.stdout.split("PLAY RECAP", 1)[1]
+    if not switches.get("dbstack_smoke_app"):
+        assert "TASK [dbstack.galera.smoke_app : " not in play, play[-3000:]
 
 
 def test_group_names_set_in_the_inventory_reach_the_plays(tmp_path):

@@ -8,7 +8,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv host lab lab-reset lab-down check test lint unit sanity integration lab-tests compat molecule bench
+.PHONY: help venv host lab lab-reset lab-down check test lint unit sanity integration lab-tests readme-test compat molecule bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ integration: ## pytest tests/integration: the real haproxy and ansible-playbook 
 
 lab-tests: ## labctl's own tests on small labs (root, podman)
 	@scripts/test.sh lab
+
+readme-test: ## The README's minimal inventory deployed on a 7-host lab of its own, then re-run: 0 changed (root, podman)
+	@scripts/test.sh readme
 
 compat: venv ## Unit and sanity tests on ansible-core 2.17, 2.18, 2.19 and 2.20 (a venv each in .venvs/)
 	@scripts/test.sh compat

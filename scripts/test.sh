@@ -2,7 +2,7 @@
 # The project's test tiers (README, "Development"):
 #   scripts/test.sh check          lint, unit, sanity: pure Python and the venv, no root, no podman (`make check`)
 #   scripts/test.sh                everything CI runs (`make test`, `.ci/run`)
-#   scripts/test.sh lint|unit|sanity|integration|lab|compat
+#   scripts/test.sh lint|unit|sanity|integration|lab|readme|compat
 #   scripts/test.sh molecule [SCENARIO[@CORE]...]   whole scenarios, one after another
 # Installs what it needs itself: the pinned venv (scripts/venv.sh); for the tiers beyond `check`, host
 # packages and podman settings (lab/labctl prepare-host) and the lab images (lab/labctl images).
@@ -99,6 +99,14 @@ lab_tests() {
   pytest -q tests/lab
 }
 
+# The README's minimal inventory deployed as a new user would, on a lab of its own (tests/readme).
+README_LAB=dbstack-readme
+readme_test() {
+  lab/labctl images
+  stage "the README's minimal inventory, deployed and re-run (tests/readme)"
+  pytest -q -s tests/readme
+}
+
 older_venvs() {
   local core
   for core in "${OLDER_CORES[@]}"; do
@@ -160,6 +168,7 @@ background_lane() {
   stage "background lane: waiting for stage 1 to end"
   while [ ! -e "$STAGE_1_DONE" ]; do sleep 5; done
   molecule_scenarios "${BACKGROUND_SCENARIOS[@]}"
+  readme_test
 }
 
 # CPU seconds the background lane has used, its lab hosts included.
@@ -221,6 +230,7 @@ destroy_all() {
   for entry in "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "${BACKGROUND_SCENARIOS[@]}"; do
     with_scenario "$entry" molecule destroy -s "${entry%@*}" >/dev/null 2>&1 || true
   done
+  lab/labctl down --name "$README_LAB" >/dev/null 2>&1 || true
 }
 
 # Whether the whole machine stopped running processes at some point of the run (scripts/stall_watch.py),
@@ -288,7 +298,7 @@ everything() {
     stage "background lane ended after $((SECONDS - background_started)) s, $(background_cpu) CPU s; its output:"
     cat "$logs/background.log"
   else
-    (compat_tests; molecule_scenarios "${BACKGROUND_SCENARIOS[@]}") || background_rc=$?
+    (compat_tests; molecule_scenarios "${BACKGROUND_SCENARIOS[@]}"; readme_test) || background_rc=$?
   fi
   [ "$background_rc" = 0 ] || failed+=(background)
   trap - EXIT
@@ -304,6 +314,7 @@ case "${1:-all}" in
   lint | unit | sanity) scripts/venv.sh; "$1" ;;
   integration) lab/labctl prepare-host; scripts/venv.sh; integration ;;
   lab) lab/labctl prepare-host; scripts/venv.sh; lab_tests ;;
+  readme) lab/labctl prepare-host; scripts/venv.sh; readme_test ;;
   compat) scripts/venv.sh; compat ;;
   molecule)
     shift
@@ -315,6 +326,6 @@ case "${1:-all}" in
   all) everything ;;
   # Run by `everything` only, in a session of its own.
   background-lane) background_lane ;;
-  *) echo "usage: scripts/test.sh [check|lint|unit|sanity|integration|lab|compat|molecule [SCENARIO[@CORE]...]]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [check|lint|unit|sanity|integration|lab|readme|compat|molecule [SCENARIO[@CORE]...]]" >&2; exit 2 ;;
 esac
 echo "all requested test stages passed ($SECONDS s)"

@@ -171,6 +171,9 @@ def test_a_ca_rotation_under_a_continuous_writer_loses_nothing(lab, tmp_path):
     for app in lab["groups"].get("app", []):  # galera_trixie has no app host
         reported = json.loads(node_host(lab, app).check_output("dbstack-smoke smoke tls --json"))
         assert reported["tls_cipher"], reported
+        # The db_client bundle, which the app reads at each new connection, holds the new CA alone.
+        installed = node_host(lab, app).check_output("cat /etc/dbstack/db-ca.pem")
+        assert installed.strip() == (pki / "ca-bundle.pem").read_text().strip(), app
     # A re-run of site.yml after the rotation changes nothing.
     assert changed_tasks(run_playbook("playbooks/site.yml").stdout) == []
 

@@ -103,7 +103,7 @@ def test_health_endpoint_says_down_when_desynced(lab):
     galera3.check_output("mariadb -e 'SET GLOBAL wsrep_desync = ON'")
     try:
         wait_for(lambda: health(ip)[0] == 503, timeout=10, what="galera3 reported down while desynced")
-        assert health(ip) == (503, "down: Donor/Desynced")
+        assert health(ip) == (503, "down: Donor/Desynced on purpose (wsrep_desync)")
     finally:
         galera3.check_output("mariadb -e 'SET GLOBAL wsrep_desync = OFF'")
     wait_for(lambda: health(ip) == (200, "up: Synced"), timeout=30, what="galera3 Synced again")

@@ -5,8 +5,11 @@
 
 One thread holds a single connection to the local MariaDB over its unix socket and reads the node's
 wsrep state every ``--interval`` seconds.  The HTTP side (asyncio: no fork, no query per request)
-answers from the latest reading: 200 only when the node is Synced (or a Donor with
-``--allow-donor``), in the Primary component, wsrep-ready and writable; 503 otherwise.
+answers from the latest reading: 200 only when the node is Synced, in the Primary component,
+wsrep-ready and writable; 503 otherwise.  A Donor is up with ``--transfer-donor-up`` while it serves a
+state transfer (``wsrep_desync`` off: mariabackup and IST keep it writable, and taking the writer out
+of HAProxy for a rejoining node's transfer would move writes a second time), and with
+``--allow-donor`` also when it was desynced on purpose (a backup run, maintenance).
 
 A reading older than ``--stale-after`` is not trusted: the answer then wakes the reader and waits up
 to ``--fresh-wait`` for a new reading, and says down if none comes.  So a hung mariadbd is reported
@@ -32,15 +35,16 @@ STATUS_SQL = (
     "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN "
     "('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', 'WSREP_CLUSTER_STATUS', 'WSREP_READY')"
 )
-READ_ONLY_SQL = "SELECT @@global.read_only"
+SETTINGS_SQL = "SELECT @@global.read_only, @@global.wsrep_desync"
 # A check's request head is a few dozen bytes; anything far larger is not HAProxy.
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT = 2.0
 REASONS = {200: "OK", 503: "Service Unavailable"}
 
 
-def verdict(status, read_only, allow_donor=False):
-    """(HTTP code, body) for one reading: status maps WSREP_* names to values, read_only is 0 or 1."""
+def verdict(status, read_only, allow_donor=False, transfer_donor_up=False, desync=0):
+    """(HTTP code, body) for one reading: status maps WSREP_* names to values; read_only and desync
+    (@@wsrep_desync: the node was desynced on purpose) are 0 or 1."""
     cluster_status = status.get("WSREP_CLUSTER_STATUS") or "unknown"
     if cluster_status != "Primary":
         return 503, f"down: cluster status {cluster_status}, not Primary"
@@ -50,8 +54,16 @@ def verdict(status, read_only, allow_donor=False):
         return 503, "down: read_only is on"
     state = status.get("WSREP_LOCAL_STATE")
     comment = status.get("WSREP_LOCAL_STATE_COMMENT") or "unknown state"
-    if state == STATE_SYNCED or (allow_donor and state == STATE_DONOR):
+    if state == STATE_SYNCED:
         return 200, f"up: {comment}"
+    if state == STATE_DONOR:
+        if allow_donor:
+            return 200, f"up: {comment}"
+        if str(desync) == "0":
+            if transfer_donor_up:
+                return 200, f"up: {comment}, serving a state transfer"
+            return 503, f"down: {comment}, serving a state transfer"
+        return 503, f"down: {comment} on purpose (wsrep_desync)"
     return 503, f"down: {comment}"
 
 
@@ -81,12 +93,13 @@ class Reading:
 class StateReader(threading.Thread):
     """Reads the node's state every interval over one kept connection; reconnects after any error."""
 
-    def __init__(self, reading, connect, interval, allow_donor=False, clock=time.monotonic):
+    def __init__(self, reading, connect, interval, allow_donor=False, transfer_donor_up=False, clock=time.monotonic):
         super().__init__(name="state-reader", daemon=True)
         self.reading = reading
         self._connect = connect
         self._interval = interval
         self._allow_donor = allow_donor
+        self._transfer_donor_up = transfer_donor_up
         self._clock = clock
         self._connection = None
         self.wake = threading.Event()
@@ -99,9 +112,9 @@ class StateReader(threading.Thread):
             with self._connection.cursor() as cursor:
                 cursor.execute(STATUS_SQL)
                 status = {str(name).upper(): str(value) for name, value in cursor.fetchall()}
-                cursor.execute(READ_ONLY_SQL)
-                read_only = cursor.fetchone()[0]
-            code, body = verdict(status, read_only, self._allow_donor)
+                cursor.execute(SETTINGS_SQL)
+                read_only, desync = cursor.fetchone()
+            code, body = verdict(status, read_only, self._allow_donor, self._transfer_donor_up, desync)
         except Exception:  # pylint: disable=broad-exception-caught  # any failure to read means: cannot see the server
             self._drop_connection()
             code, body = 503, "down: MariaDB is not answering"
@@ -171,7 +184,9 @@ def parse_args(argv=None):
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between readings")
     parser.add_argument("--stale-after", type=float, default=2.0, help="age in seconds after which a reading is not trusted")
     parser.add_argument("--fresh-wait", type=float, default=1.0, help="seconds a request waits for a fresh reading")
-    parser.add_argument("--allow-donor", action="store_true", help="report a Donor node as up")
+    parser.add_argument("--allow-donor", action="store_true", help="report a Donor node as up, also one desynced on purpose")
+    parser.add_argument("--transfer-donor-up", action="store_true",
+                        help="report a Donor node serving a state transfer as up (a non-blocking SST method)")
     return parser.parse_args(argv)
 
 
@@ -190,7 +205,7 @@ async def serve(args, connect, started=None):
     """Run until SIGTERM/SIGINT (or until ``started``'s caller cancels): the reader thread and the listener.
     ``started`` (an asyncio.Future) receives the bound port once the listener is up."""
     reading = Reading()
-    state_reader = StateReader(reading, connect, args.interval, args.allow_donor)
+    state_reader = StateReader(reading, connect, args.interval, args.allow_donor, args.transfer_donor_up)
     state_reader.start()
     server = HealthServer(reading, state_reader.wake, args.stale_after, args.fresh_wait)
     listener = await asyncio.start_server(server.handle, args.listen, args.port, limit=MAX_REQUEST_BYTES,

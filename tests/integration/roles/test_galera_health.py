@@ -72,7 +72,7 @@ def test_state_changes_reach_the_answer_within_a_reading(endpoint):
     server, port = endpoint
     assert wait_until(lambda: check(port)[0] == 200)
     server.status.update(WSREP_LOCAL_STATE="2", WSREP_LOCAL_STATE_COMMENT="Donor/Desynced")
-    assert wait_until(lambda: check(port) == (503, "down: Donor/Desynced"), timeout=1)
+    assert wait_until(lambda: check(port) == (503, "down: Donor/Desynced, serving a state transfer"), timeout=1)
     server.broken = True
     assert wait_until(lambda: check(port) == (503, "down: MariaDB is not answering"), timeout=1)
     server.broken = False

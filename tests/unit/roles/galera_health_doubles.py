@@ -35,7 +35,7 @@ class FakeCursor:
             self.server.hang_released.wait(5)
             raise TimeoutError("read timed out")
         self.rows = ([(name.lower(), value) for name, value in self.server.status.items()]
-                     if sql == galera_health.STATUS_SQL else [(self.server.read_only,)])
+                     if sql == galera_health.STATUS_SQL else [(self.server.read_only, self.server.desync)])
 
     def fetchall(self):
         return self.rows
@@ -50,6 +50,7 @@ class FakeServer:
     def __init__(self):
         self.status = dict(SYNCED)
         self.read_only = 0
+        self.desync = 0
         self.broken = False
         self.hang = threading.Event()
         self.hang_released = threading.Event()

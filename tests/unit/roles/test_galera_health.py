@@ -11,20 +11,28 @@ import pytest
 from galera_health_doubles import SYNCED, FakeServer, galera_health
 
 
-@pytest.mark.parametrize(("changes", "read_only", "allow_donor", "expected"), [
-    ({}, 0, False, (200, "up: Synced")),
-    ({"WSREP_LOCAL_STATE": "2", "WSREP_LOCAL_STATE_COMMENT": "Donor/Desynced"}, 0, False, (503, "down: Donor/Desynced")),
-    ({"WSREP_LOCAL_STATE": "2", "WSREP_LOCAL_STATE_COMMENT": "Donor/Desynced"}, 0, True, (200, "up: Donor/Desynced")),
-    ({"WSREP_LOCAL_STATE": "1", "WSREP_LOCAL_STATE_COMMENT": "Joining"}, 0, True, (503, "down: Joining")),
-    ({"WSREP_LOCAL_STATE": "3", "WSREP_LOCAL_STATE_COMMENT": "Joined"}, 0, False, (503, "down: Joined")),
-    ({"WSREP_CLUSTER_STATUS": "non-Primary"}, 0, False, (503, "down: cluster status non-Primary, not Primary")),
-    ({"WSREP_CLUSTER_STATUS": None}, 0, False, (503, "down: cluster status unknown, not Primary")),
-    ({"WSREP_READY": "OFF"}, 0, False, (503, "down: wsrep not ready")),
-    ({}, 1, False, (503, "down: read_only is on")),
+DONOR = {"WSREP_LOCAL_STATE": "2", "WSREP_LOCAL_STATE_COMMENT": "Donor/Desynced"}
+
+
+@pytest.mark.parametrize(("changes", "read_only", "flags", "expected"), [
+    ({}, 0, {}, (200, "up: Synced")),
+    (DONOR, 0, {}, (503, "down: Donor/Desynced, serving a state transfer")),
+    (DONOR, 0, {"transfer_donor_up": True}, (200, "up: Donor/Desynced, serving a state transfer")),
+    (DONOR, 0, {"transfer_donor_up": True, "desync": 1}, (503, "down: Donor/Desynced on purpose (wsrep_desync)")),
+    (DONOR, 0, {"allow_donor": True, "desync": 1}, (200, "up: Donor/Desynced")),
+    (DONOR, 0, {"allow_donor": True}, (200, "up: Donor/Desynced")),
+    (DONOR, 1, {"transfer_donor_up": True}, (503, "down: read_only is on")),
+    ({"WSREP_LOCAL_STATE": "1", "WSREP_LOCAL_STATE_COMMENT": "Joining"}, 0, {"allow_donor": True, "transfer_donor_up": True},
+     (503, "down: Joining")),
+    ({"WSREP_LOCAL_STATE": "3", "WSREP_LOCAL_STATE_COMMENT": "Joined"}, 0, {}, (503, "down: Joined")),
+    ({"WSREP_CLUSTER_STATUS": "non-Primary"}, 0, {}, (503, "down: cluster status non-Primary, not Primary")),
+    ({"WSREP_CLUSTER_STATUS": None}, 0, {}, (503, "down: cluster status unknown, not Primary")),
+    ({"WSREP_READY": "OFF"}, 0, {}, (503, "down: wsrep not ready")),
+    ({}, 1, {}, (503, "down: read_only is on")),
 ])
-def test_verdict_keeps_the_endpoints_semantics(changes, read_only, allow_donor, expected):
+def test_verdict_keeps_the_endpoints_semantics(changes, read_only, flags, expected):
     status = {name: value for name, value in {**SYNCED, **changes}.items() if value is not None}
-    assert galera_health.verdict(status, read_only, allow_donor) == expected
+    assert galera_health.verdict(status, read_only, **flags) == expected
 
 
 def test_http_response_is_a_complete_http_answer():

@@ -20,11 +20,17 @@ export MOLECULE_GLOB="molecule/*/molecule.yml"
 #    measure the deployment and the drills.
 #  - TIMED: scenarios whose tests time failovers, stalls and copy rates. Their create, converge and
 #    idempotence steps measure nothing, so they run in the first stage too ("prepare"); their verify
-#    steps run in the second stage, one after another, with nothing else running.
-#  - BACKGROUND: scenarios run whole in the background lane (below), from stage 2 on.
+#    steps run in the second stage: the drills (default) alone, then the galera scenario's verify on
+#    both releases side by side (two timed bounds there, a failover under 10 s that takes 2-3 s and a
+#    4 s paced unpack under 10 s; CPU-bound work beside them stretches neither past its bound).
+#  - ON THE OLDEST CORE: the default scenario's tests again, with ansible-core 2.17, on the lab its
+#    prepare left (after it, in stage 1): 2.17's site.yml run changes nothing there (it would deploy
+#    what 2.21 deployed), then every test but the drills and the deployment's measurements. 2.17's
+#    first deployment is the README test's (README_CORE), in the background lane.
 BESIDE_SCENARIOS=(timeouts)
 TIMED_SCENARIOS=(default galera galera_trixie)
-BACKGROUND_SCENARIOS=(default@2.17)
+OLDEST_CORE_PASS=default@2.17
+README_CORE=2.17
 # The ansible-core releases meta/runtime.yml claims besides .venv's 2.21.
 OLDER_CORES=(2.17 2.18 2.19 2.20)
 # A scenario run on an older core gets a lab of its own (name, subnet), so that it can run while the
@@ -38,6 +44,47 @@ HAPROXY_TIMING="times_haproxy"
 machine_cpu() { awk '/^cpu /{printf "%d", ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat; }
 stage() { printf '\n=== %s (%s, machine CPU %s s)\n' "$1" "$(date -u +%H:%M:%S)" "$(machine_cpu)"; }
 
+# Where a run's CPU went, printed at its end: on two cores the run takes at least its CPU seconds over
+# two, so that is what to cut. Each job's own processes count in a cgroup v1 cpuacct group below
+# CPU_ACCOUNTS (cpuacct only: how the scheduler shares the machine does not change), and each lab's
+# hosts over their whole life as labctl removes the lab (DBSTACK_LAB_CPU_LOG): idle hosts cost too.
+CPU_ACCOUNTS=/sys/fs/cgroup/cpuacct/dbstack_ci
+LAB_CPU_LOG="$PWD/.test-logs/lab-cpu.tsv"
+reset_cpu_accounts() {
+  mkdir -p "$(dirname "$LAB_CPU_LOG")"
+  : > "$LAB_CPU_LOG"
+  export DBSTACK_LAB_CPU_LOG="$LAB_CPU_LOG"
+  RUN_CPU_START=$(machine_cpu)
+  [ -d /sys/fs/cgroup/cpuacct ] || return 0
+  mkdir -p "$CPU_ACCOUNTS"
+  local group
+  for group in "$CPU_ACCOUNTS"/*/; do
+    [ -d "$group" ] || continue
+    rmdir "$group" 2>/dev/null || echo 0 > "$group/cpuacct.usage"
+  done
+}
+
+# account_as NAME: this shell and what it starts, lab hosts aside, count as NAME's.
+account_as() {
+  [ -d "$CPU_ACCOUNTS" ] || return 0
+  mkdir -p "$CPU_ACCOUNTS/$1"
+  echo "$BASHPID" > "$CPU_ACCOUNTS/$1/cgroup.procs"
+}
+
+cpu_report() {
+  stage "where the run's CPU went"
+  local group
+  for group in "$CPU_ACCOUNTS"/*/; do
+    [ -f "$group/cpuacct.usage" ] || continue
+    printf '  %-34s %6d CPU s\n' "job $(basename "$group")" "$(awk '{printf "%d", $1 / 1e9}' "$group/cpuacct.usage")"
+  done
+  awk -F'\t' '{printf "  %-34s %6d CPU s (%d hosts, up %d s)\n", "lab " $1, $3, $2, $4; sum += $3}
+    END {printf "  %-34s %6d CPU s\n", "labs together", sum}' "$LAB_CPU_LOG"
+  [ -f "/sys/fs/cgroup/cpuacct/$BACKGROUND_CGROUP/cpuacct.usage" ] &&
+    printf '  %-34s %6d CPU s (its labs included)\n' "background lane" "$(background_cpu)"
+  printf '  %-34s %6d CPU s in %d s\n' "the machine" "$(( $(machine_cpu) - RUN_CPU_START ))" "$SECONDS"
+}
+
 # side_by_side NAME 'COMMANDS' [NAME 'COMMANDS'...]: runs each in the background with its output in
 # .test-logs/NAME.log, then prints each log whole, in the order given, as its job ends; fails when
 # one failed, after all ended (a stage cut short would leave containers running).
@@ -46,7 +93,7 @@ side_by_side() {
   mkdir -p "$logs"
   while [ $# -gt 0 ]; do
     names+=("$1")
-    ( set -euo pipefail; eval "$2" ) > "$logs/$1.log" 2>&1 &
+    ( set -euo pipefail; account_as "$1"; eval "$2" ) > "$logs/$1.log" 2>&1 &
     pids+=($!)
     shift 2
   done
@@ -99,12 +146,14 @@ lab_tests() {
   pytest -q tests/lab
 }
 
-# The README's minimal inventory deployed as a new user would, on a lab of its own (tests/readme).
+# The README's minimal inventory deployed as a new user would, on a lab of its own (tests/readme), with
+# the oldest ansible-core `make test` runs: its first deployment.
 README_LAB=dbstack-readme
 readme_test() {
   lab/labctl images
-  stage "the README's minimal inventory, deployed and re-run (tests/readme)"
-  pytest -q -s tests/readme
+  scripts/venv.sh --core "$README_CORE"
+  stage "the README's minimal inventory on ansible-core $README_CORE, deployed and re-run (tests/readme)"
+  PATH="$PWD/.venvs/core-$README_CORE/bin:$PATH" pytest -q -s tests/readme
 }
 
 older_venvs() {
@@ -167,7 +216,6 @@ background_lane() {
   compat_tests
   stage "background lane: waiting for stage 1 to end"
   while [ ! -e "$STAGE_1_DONE" ]; do sleep 5; done
-  molecule_scenarios "${BACKGROUND_SCENARIOS[@]}"
   readme_test
 }
 
@@ -217,17 +265,30 @@ prepare() {
 
 verify() {
   local entry=$1 started=$SECONDS rc=0
-  stage "molecule verify -s $entry (alone)"
+  stage "molecule verify -s $entry"
   with_scenario "$entry" molecule verify -s "${entry%@*}" || rc=$?
   with_scenario "$entry" molecule destroy -s "${entry%@*}"
   echo "scenario $entry verified: $((SECONDS - started)) s"
   return "$rc"
 }
 
+# on_oldest_core SCENARIO@CORE: that core's site.yml run (molecule idempotence: nothing changes) and the
+# scenario's tests but the drills and measurements, on the lab the scenario's prepare left for .venv's core.
+on_oldest_core() {
+  local scenario=${1%@*} core=${1#*@} step started=$SECONDS
+  scripts/venv.sh --core "$core"
+  for step in idempotence verify; do
+    stage "molecule $step -s $scenario with ansible-core $core, on the lab its prepare left"
+    PATH="$PWD/.venvs/core-$core/bin:$PATH" DBSTACK_OLDER_CORE="$core" molecule "$step" -s "$scenario"
+  done
+  echo "scenario $scenario on ansible-core $core: $((SECONDS - started)) s"
+}
+
 # What a run killed half-way leaves behind: every scenario's lab, by name.
 destroy_all() {
   local entry
-  for entry in "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "${BACKGROUND_SCENARIOS[@]}"; do
+  # default@2.17: the lab of its own that earlier runs gave it.
+  for entry in "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "$OLDEST_CORE_PASS"; do
     with_scenario "$entry" molecule destroy -s "${entry%@*}" >/dev/null 2>&1 || true
   done
   lab/labctl down --name "$README_LAB" >/dev/null 2>&1 || true
@@ -257,6 +318,7 @@ finish() {
 everything() {
   lab/labctl prepare-host
   scripts/venv.sh
+  reset_cpu_accounts
   start_stall_watch
   trap stop_stall_watch EXIT
   # The older cores' venvs (pip, mostly waiting on PyPI) and the images (debootstrap and apt, waiting
@@ -282,15 +344,15 @@ everything() {
     stage "background lane: no cgroup v1 cpu controller with podman's cgroupfs manager here; it runs after stage 2"
   fi
   side_by_side checks "check; integration -m 'not $HAPROXY_TIMING'; lab_tests; prepare galera_trixie" \
-    beside "molecule_scenarios ${BESIDE_SCENARIOS[*]}" \
-    prepare "prepare default; prepare galera"
+    beside "molecule_scenarios ${BESIDE_SCENARIOS[*]}; prepare galera" \
+    prepare "prepare default; on_oldest_core $OLDEST_CORE_PASS"
   touch "$STAGE_1_DONE"
-  # Stage 2: one at a time, without other work but the background lane's tenth.
-  local failed=() entry
+  # Stage 2: the timing corpus and the drills alone, then the galera scenario on both releases side by
+  # side; the background lane's tenth beside them.
+  local failed=()
   integration -m "$HAPROXY_TIMING" || failed+=(haproxy-timing)
-  for entry in "${TIMED_SCENARIOS[@]}"; do
-    verify "$entry" || failed+=("$entry")
-  done
+  (account_as verify-default; verify default) || failed+=(default)
+  side_by_side verify-galera "verify galera" verify-galera_trixie "verify galera_trixie" || failed+=(galera)
   if [ "$beside" = 1 ]; then
     stage "waiting for the background lane"
     wait "$BACKGROUND_LANE" || background_rc=$?
@@ -298,11 +360,12 @@ everything() {
     stage "background lane ended after $((SECONDS - background_started)) s, $(background_cpu) CPU s; its output:"
     cat "$logs/background.log"
   else
-    (compat_tests; molecule_scenarios "${BACKGROUND_SCENARIOS[@]}"; readme_test) || background_rc=$?
+    (compat_tests; readme_test) || background_rc=$?
   fi
   [ "$background_rc" = 0 ] || failed+=(background)
   trap - EXIT
   stop_stall_watch
+  cpu_report
   if [ ${#failed[@]} -gt 0 ]; then
     echo "failed: ${failed[*]}" >&2
     return 1
@@ -320,7 +383,7 @@ case "${1:-all}" in
     shift
     lab/labctl prepare-host
     scripts/venv.sh
-    [ $# -gt 0 ] || set -- "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "${BACKGROUND_SCENARIOS[@]}"
+    [ $# -gt 0 ] || set -- "${TIMED_SCENARIOS[@]}" "${BESIDE_SCENARIOS[@]}" "$OLDEST_CORE_PASS"
     molecule_scenarios "$@"
     ;;
   all) everything ;;

@@ -54,9 +54,50 @@ def container_exists(name: str) -> bool:
     return subprocess.run(["podman", "container", "exists", name], check=False).returncode == 0
 
 
+CGROUP_V1_CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def hosts_cpu(names: list[str]) -> tuple[float, float] | None:
+    """(CPU seconds the running hosts used, seconds the oldest has run), read from cgroup v1's cpuacct
+    before they go; None where that cannot be read (cgroup v2, a host not running)."""
+    if not names or not CGROUP_V1_CPUACCT.is_dir():
+        return None
+    proc = subprocess.run(["podman", "inspect", "--format", "{{.State.CgroupPath}}|{{.State.StartedAt}}", *names],
+                          capture_output=True, text=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        return None
+    used, oldest = 0.0, 0.0
+    for line in proc.stdout.splitlines():
+        cgroup, _bar, started = line.partition("|")
+        usage = CGROUP_V1_CPUACCT / cgroup.lstrip("/") / "cpuacct.usage"
+        try:
+            used += int(usage.read_text()) / 1e9
+            started_at = time.mktime(time.strptime(started[:19], "%Y-%m-%d %H:%M:%S")) - time.timezone
+        except (OSError, ValueError):
+            return None
+        oldest = max(oldest, time.time() - started_at)
+    return used, oldest
+
+
+def report_hosts_cpu(name: str, names: list[str]) -> None:
+    """Says what the lab's hosts cost in CPU over their life, and appends it to DBSTACK_LAB_CPU_LOG
+    (scripts/test.sh sums a run's labs from it): idle lab hosts are part of what a test run costs."""
+    cpu = hosts_cpu(names)
+    if cpu is None:
+        return
+    used, lived = cpu
+    say(f"lab {name}: its {len(names)} host(s) used {used:.0f} CPU s in {lived:.0f} s")
+    log = os.environ.get("DBSTACK_LAB_CPU_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{name}\t{len(names)}\t{used:.0f}\t{lived:.0f}\n")
+
+
 def remove_lab(name: str) -> tuple[list[str], bool]:
     """Remove this lab's containers (by label) and its network (by name and label). Idempotent."""
-    ours = [c["name"] for c in containers_all() if c["labels"].get(LABEL) == name]
+    found = [c for c in containers_all() if c["labels"].get(LABEL) == name]
+    ours = [c["name"] for c in found]
+    report_hosts_cpu(name, [c["name"] for c in found if c["state"] == "running"])
     if ours:
         # SIGRTMIN+3 makes systemd shut down at once; 2 s is plenty for a throwaway host.
         proc = run(["podman", "rm", "-f", "-t", "2", *ours], check=False, timeout=120)
